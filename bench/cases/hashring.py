@@ -1,0 +1,212 @@
+"""Hash-ring cases: lookups, batch lookups, build, add/remove, memory, balance, moved keys, jump.
+
+The inputs (node names, keys) are made here and shared by the harness, asv, pytest-benchmark,
+the profiler and the memory driver, so every tool measures the same thing.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+
+import numpy as np
+
+from bench.cases.base import Case, Figure, MemoryProbe, Timed
+
+FAMILY = "hashring"
+VNODES = 160
+NODE_COUNTS = [10, 100, 1000]
+#: distinct keys cycled through by the single-lookup timings, so no single cache line is hot
+LOOKUP_KEYS = 1000
+#: size of the sample whose owners are compared with pure after build/add/remove
+CHECK_KEYS = 2000
+
+
+def node_names(n: int) -> list[str]:
+    """Node names as a cache cluster would have them: host:port."""
+    return [f"10.0.{i // 250}.{i % 250 + 1}:6379" for i in range(n)]
+
+
+def keys(n: int, offset: int = 0) -> list[str]:
+    """Keys as an application would shard them."""
+    return [f"user:{i}:profile" for i in range(offset, offset + n)]
+
+
+def key_hashes(n: int) -> np.ndarray:
+    """Well-spread uint64 key hashes for jump hash (a fixed seed: the same every run)."""
+    return np.random.default_rng(20141020).integers(0, 2**64 - 1, size=n, dtype=np.uint64, endpoint=True)
+
+
+def _grid(values: dict, quick_values: dict):
+    def grid(quick: bool) -> list[dict]:
+        chosen = quick_values if quick else values
+        sizes = {k: v for k, v in chosen.items() if k != "nodes"}
+        return [{"nodes": n, "vnodes": VNODES, **sizes} for n in chosen["nodes"]]
+
+    return grid
+
+
+def _has_ring(impl) -> bool:
+    return hasattr(impl, "Ring")
+
+
+def _has_jump(impl) -> bool:
+    return hasattr(impl, "jump_many")
+
+
+def _owners_are_nodes(output, params) -> str | None:
+    owners = output if isinstance(output, list) else output[0]
+    stray = set(owners) - set(node_names(params["nodes"] + 1))
+    return f"owners not in the ring: {sorted(stray)[:3]}" if stray else None
+
+
+# --- timed cases -------------------------------------------------------------------------
+
+def _lookup(impl, p):
+    ring = impl.Ring(node_names(p["nodes"]), p["vnodes"])
+    sample = keys(LOOKUP_KEYS)
+    return Timed(fn=ring.lookup, args=sample, output=lambda: [ring.lookup(k) for k in sample])
+
+
+def _lookup_many(impl, p):
+    ring = impl.Ring(node_names(p["nodes"]), p["vnodes"])
+    batch = keys(p["keys"])
+    return Timed(fn=ring.lookup_many, args=[batch], items_per_call=len(batch),
+                 output=lambda: ring.lookup_many(batch))
+
+
+def _build(impl, p):
+    names = node_names(p["nodes"])
+    check = keys(CHECK_KEYS)
+    return Timed(fn=lambda ns: impl.Ring(ns, p["vnodes"]), args=[names],
+                 output=lambda: impl.Ring(names, p["vnodes"]).lookup_many(check))
+
+
+def _add(impl, p):
+    ring = impl.Ring(node_names(p["nodes"]), p["vnodes"])
+    new = node_names(p["nodes"] + 1)[-1]
+    check = keys(CHECK_KEYS)
+
+    def output():
+        ring.add(new)
+        owners = ring.lookup_many(check)
+        ring.remove(new)
+        return owners
+
+    return Timed(fn=ring.add, args=[new], undo=lambda: ring.remove(new), output=output)
+
+
+def _remove(impl, p):
+    ring = impl.Ring(node_names(p["nodes"] + 1), p["vnodes"])
+    gone = node_names(p["nodes"] + 1)[-1]
+    check = keys(CHECK_KEYS)
+
+    def output():
+        ring.remove(gone)
+        owners = ring.lookup_many(check)
+        ring.add(gone)
+        return owners
+
+    return Timed(fn=ring.remove, args=[gone], undo=lambda: ring.add(gone), output=output)
+
+
+def _jump(impl, p):
+    hashes = [int(h) for h in key_hashes(LOOKUP_KEYS)]
+    buckets = p["nodes"]
+    return Timed(fn=lambda h: impl.jump(h, buckets), args=hashes,
+                 output=lambda: [impl.jump(h, buckets) for h in hashes])
+
+
+def _jump_many(impl, p):
+    hashes = key_hashes(p["keys"])
+    buckets = p["nodes"]
+    return Timed(fn=lambda hs: impl.jump_many(hs, buckets), args=[hashes], items_per_call=len(hashes),
+                 output=lambda: impl.jump_many(hashes, buckets).tolist())
+
+
+# --- figures -----------------------------------------------------------------------------
+
+def load_balance(owners: list[str], nodes: list[str]) -> tuple[float, float]:
+    """(std/mean, max/mean) of the number of keys per node."""
+    counts = Counter(owners)
+    loads = [counts.get(n, 0) for n in nodes]
+    mean = statistics.fmean(loads)
+    return statistics.pstdev(loads) / mean, max(loads) / mean
+
+
+def _balance(impl, p):
+    names = node_names(p["nodes"])
+    std_over_mean, max_over_mean = load_balance(impl.Ring(names, p["vnodes"]).lookup_many(keys(p["keys"])), names)
+    return [Figure("std_over_mean", "ratio", std_over_mean), Figure("max_over_mean", "ratio", max_over_mean)]
+
+
+def moved_fractions(impl, nodes: int, vnodes: int, n_keys: int) -> tuple[float, float]:
+    """Fraction of keys that change owner when one node is added to `nodes`, and when it is
+    removed again (the removal must move back exactly the keys the add moved)."""
+    names = node_names(nodes + 1)
+    batch = keys(n_keys)
+    ring = impl.Ring(names[:-1], vnodes)
+    before = ring.lookup_many(batch)
+    ring.add(names[-1])
+    grown = ring.lookup_many(batch)
+    ring.remove(names[-1])
+    after = ring.lookup_many(batch)
+    moved_add = sum(a != b for a, b in zip(before, grown)) / n_keys
+    moved_remove = sum(a != b for a, b in zip(grown, after)) / n_keys
+    return moved_add, moved_remove
+
+
+def _moved(impl, p):
+    add, remove = moved_fractions(impl, p["nodes"], p["vnodes"], p["keys"])
+    ideal = 1 / (p["nodes"] + 1)
+    return [Figure("moved_fraction_add", "ratio", add), Figure("moved_fraction_remove", "ratio", remove),
+            Figure("moved_over_ideal", "ratio", add / ideal)]
+
+
+def _memory(impl, p):
+    names = node_names(p["nodes"])
+    return MemoryProbe(build=lambda: impl.Ring(names, p["vnodes"]))
+
+
+CASES = [
+    Case(FAMILY, "lookup", "time", _grid({"nodes": NODE_COUNTS}, {"nodes": NODE_COUNTS}), _lookup,
+         unit="ns/op", applies=_has_ring, peer_check=_owners_are_nodes,
+         doc="one str key -> owner, from Python"),
+    Case(FAMILY, "lookup_many", "time",
+         _grid({"nodes": NODE_COUNTS, "keys": 1_000_000}, {"nodes": NODE_COUNTS, "keys": 50_000}),
+         _lookup_many, unit="ns/key", applies=_has_ring, peer_check=_owners_are_nodes,
+         doc="a batch of str keys -> owners, hashing included"),
+    Case(FAMILY, "build", "time", _grid({"nodes": NODE_COUNTS}, {"nodes": NODE_COUNTS}), _build,
+         unit="ns/op", applies=_has_ring, peer_check=_owners_are_nodes, doc="Ring(nodes, 160 vnodes)"),
+    Case(FAMILY, "add", "time", _grid({"nodes": NODE_COUNTS}, {"nodes": NODE_COUNTS}), _add,
+         unit="ns/op", applies=_has_ring, peer_check=_owners_are_nodes, doc="add one node"),
+    Case(FAMILY, "remove", "time", _grid({"nodes": NODE_COUNTS}, {"nodes": NODE_COUNTS}), _remove,
+         unit="ns/op", applies=_has_ring, peer_check=_owners_are_nodes, doc="remove one node"),
+    Case(FAMILY, "jump", "time", _grid({"nodes": NODE_COUNTS}, {"nodes": NODE_COUNTS}), _jump,
+         unit="ns/op", applies=_has_jump, doc="jump hash of one key hash, buckets = nodes"),
+    Case(FAMILY, "jump_many", "time",
+         _grid({"nodes": NODE_COUNTS, "keys": 1_000_000}, {"nodes": NODE_COUNTS, "keys": 50_000}),
+         _jump_many, unit="ns/key", applies=_has_jump, doc="jump hash of a uint64 array"),
+    Case(FAMILY, "memory", "memory", _grid({"nodes": NODE_COUNTS}, {"nodes": NODE_COUNTS}), _memory,
+         applies=_has_ring, doc="peak and retained bytes of building a ring (memray)"),
+    Case(FAMILY, "balance", "figures",
+         _grid({"nodes": NODE_COUNTS, "keys": 1_000_000}, {"nodes": [100], "keys": 100_000}),
+         _balance, applies=_has_ring, doc="keys per node: std/mean and max/mean"),
+    Case(FAMILY, "moved", "figures",
+         _grid({"nodes": NODE_COUNTS, "keys": 1_000_000}, {"nodes": [100], "keys": 100_000}),
+         _moved, applies=_has_ring, doc="fraction of keys moved by adding, then removing, one node"),
+]
+
+
+def profile_workload(impl, quick: bool = False) -> None:
+    """What `bench profile` runs under pyinstrument: a ring's life, build to lookups to churn."""
+    scale = 10 if quick else 1
+    ring = impl.Ring(node_names(1000), VNODES)
+    ring.lookup_many(keys(200_000 // scale))
+    for k in keys(20_000 // scale):
+        ring.lookup(k)
+    for name in node_names(1010)[1000:]:
+        ring.add(name)
+        ring.remove(name)
+    if _has_jump(impl):
+        impl.jump_many(key_hashes(200_000 // scale), 1000)

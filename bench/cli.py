@@ -1,0 +1,144 @@
+"""`python -m bench`: run the benchmarks, memory and CPU profiles, and write the reports."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from impls import registry
+
+from bench import harness, lineup, memory, profiling, readme, results, summary
+from bench.cases import cases
+
+DEFAULT_OUT = results.DEFAULT_OUT
+
+
+def _families(parser: argparse.ArgumentParser, chosen: list[str] | None) -> list[str]:
+    for family in chosen or []:
+        if family not in registry.families():
+            parser.error(f"unknown family {family!r}; known: {', '.join(registry.families())}")
+    return chosen or registry.families()
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--family", action="append", metavar="F",
+                   help=f"a family to measure (repeatable); default all: {', '.join(registry.families())}")
+    p.add_argument("--impl", action="append", metavar="I",
+                   help="an implementation to measure (repeatable): a tier (pure, cython, numba) or "
+                        "peer:<library>; default all available. pure always runs as the reference.")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+
+
+def _finish(outcome: harness.Outcome, out: Path, merge_existing: bool, extra: str = "") -> int:
+    doc = results.new_document(outcome.records, outcome.skipped)
+    path = results.write(doc, out, merge_existing=merge_existing)
+    doc = results.load(path)
+    text = summary.document(doc, extra)
+    (out / "summary.md").write_text(text)
+    print(text)
+    print(f"wrote {path} and {out / 'summary.md'}")
+    for failure in outcome.failures:
+        print(f"FAILED: {failure}", file=sys.stderr)
+    return 1 if outcome.failures else 0
+
+
+def cmd_run(args, parser) -> int:
+    families = _families(parser, args.family)
+    try:
+        outcome = harness.run(families, args.impl, quick=args.quick, case_names=args.case)
+    except ValueError as exc:
+        parser.error(str(exc))
+    note = (f"Timing loop overhead: {outcome.loop_overhead_ns:.1f} ns per call, included in every per-call "
+            f"figure ({'--quick' if args.quick else 'full'} run).")
+    return _finish(outcome, args.out, merge_existing=False, extra=note)
+
+
+def cmd_mem(args, parser) -> int:
+    outcome = harness.Outcome()
+    for family in _families(parser, args.family):
+        impls, outcome.skipped = harness.select_impls(family, args.impl)
+        for case in (c for c in cases(family) if c.kind == "memory"):
+            for impl in impls:
+                if not case.applies(lineup.load(family, impl)):
+                    continue
+                print(f"memray: {family} {case.name} {impl}", file=sys.stderr)
+                outcome.records += memory.measure(family, impl, case.name, case.grid(args.quick),
+                                                  flamegraph_dir=args.out / "memray")
+    print(f"flamegraphs in {args.out / 'memray'}", file=sys.stderr)
+    return _finish(outcome, args.out, merge_existing=True)
+
+
+def cmd_profile(args, parser) -> int:
+    for family in _families(parser, args.family):
+        impls, _ = harness.select_impls(family, args.impl)
+        for impl in impls:
+            path = profiling.profile(family, impl, args.out / "profiles", quick=args.quick)
+            print(f"{family} {impl}: {path}")
+    return 0
+
+
+def cmd_readme(args, parser) -> int:
+    readme.update(args.readme, args.results)
+    print(f"updated the results section of {args.readme} from {args.results}")
+    return 0
+
+
+def cmd_list(args, parser) -> int:
+    for family in _families(parser, args.family):
+        print(f"{family}")
+        print(f"  implementations: {', '.join(lineup.available(family))}")
+        for tier, reason in lineup.unavailable(family).items():
+            print(f"  unavailable: {tier}: {reason}")
+        for case in cases(family):
+            print(f"  case {case.name:<12} {case.kind:<8} {case.doc}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="The hot-path lab's measuring tool: every family's tiers side by side with their peers.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="benchmark every case -> results.json, summary.md and a printed table",
+                       description="For each (family, case, params, impl): set up, check the output against "
+                                   "pure, warm up, time with repeats (median/q1/q3/n). Writes OUT/results.json "
+                                   "(schema 1) and OUT/summary.md and prints the table with each tier's "
+                                   "speed-up over pure and over the best peer.")
+    _add_common(p)
+    p.add_argument("--quick", action="store_true", help="every case at small sizes and few repeats (< 2 min)")
+    p.add_argument("--case", action="append", metavar="C", help="only this case (repeatable)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("mem", help="memray per implementation in its own process -> flamegraphs + results.json",
+                       description="Runs each family's memory cases with memray, every implementation in a "
+                                   "fresh subprocess; writes flamegraph HTML under OUT/memray/ and merges the "
+                                   "peak and retained bytes into OUT/results.json.")
+    _add_common(p)
+    p.add_argument("--quick", action="store_true", help="the --quick sizes")
+    p.set_defaults(func=cmd_mem)
+
+    p = sub.add_parser("profile", help="pyinstrument HTML profile per implementation -> OUT/profiles/",
+                       description="Runs each family's profile workload under pyinstrument, one HTML per "
+                                   "implementation under OUT/profiles/.")
+    _add_common(p)
+    p.add_argument("--quick", action="store_true", help="a tenth of the workload")
+    p.set_defaults(func=cmd_profile)
+
+    p = sub.add_parser("readme", help="regenerate README.md's results table from a results.json",
+                       description="Replaces the generated section of README.md with the tables of RESULTS.")
+    p.add_argument("--results", type=Path, default=DEFAULT_OUT / "results.json")
+    p.add_argument("--readme", type=Path, default=Path("README.md"))
+    p.set_defaults(func=cmd_readme)
+
+    p = sub.add_parser("list", help="families, implementations (and why any is unavailable) and cases")
+    p.add_argument("--family", action="append", metavar="F")
+    p.set_defaults(func=cmd_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return args.func(args, parser)

@@ -1,0 +1,190 @@
+"""The harness behind `python -m bench run`: every (family, case, params, impl) cell is set up,
+checked against `pure`, warmed up and timed (or measured), and becomes a results.json record.
+
+Order of work in a cell, and why:
+1. `pure` prepares the reference output (pure is the specification);
+2. each implementation prepares its own, which must equal pure's exactly (peers, whose
+   placement differs by design, get the case's plausibility check) -- nothing wrong is timed;
+3. one untimed pass warms caches; Numba compile time was already spent in `warmup()`, which
+   is timed once per implementation and reported as its own figure;
+4. repeats are timed (bench.timing) and summarised as median, quartiles and count.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from impls import registry
+
+from bench import lineup, memory
+from bench.cases import Case, Timed, cases
+from bench.timing import FULL, QUICK, Budget, Timing, loop_overhead_ns, time_calls, time_each
+
+
+@dataclass
+class Outcome:
+    records: list[dict] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    loop_overhead_ns: float = 0.0
+
+
+class Progress:
+    """One line per finished cell on stderr: `[ 12/86] family case impl params -> figure`."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr):
+        self.total, self.done, self.stream = total, 0, stream
+        self.started = time.monotonic()
+
+    def step(self, label: str, figure: str) -> None:
+        self.done += 1
+        elapsed = time.monotonic() - self.started
+        width = len(str(self.total))
+        self.stream.write(f"[{self.done:>{width}}/{self.total}] {elapsed:6.1f}s  {label:<58} {figure}\n")
+        self.stream.flush()
+
+
+def _label(case: Case, impl: str, params: dict) -> str:
+    shown = " ".join(f"{k}={v}" for k, v in params.items() if k != "vnodes")
+    return f"{case.family} {case.name:<12} {impl:<15} {shown}"
+
+
+def _time_record(case: Case, impl: str, params: dict, timing: Timing) -> dict:
+    return {"family": case.family, "case": case.name, "impl": impl, "params": params, "metric": "time",
+            "unit": case.unit, "value": timing.median, "q1": timing.q1, "q3": timing.q3, "n": timing.n}
+
+
+def _measure_timed(timed: Timed, budget: Budget) -> Timing:
+    if timed.undo is not None:
+        timed.fn(timed.args[0])  # warm-up call, then put things back
+        timed.undo()
+        return time_each(timed.fn, timed.args[0], timed.undo, budget)
+    for a in timed.args[: max(1, min(len(timed.args), 100))]:
+        timed.fn(a)  # warm-up pass over (part of) the inputs
+    return time_calls(timed.fn, timed.args, timed.items_per_call, budget)
+
+
+def _check(case: Case, impl: str, params: dict, output, reference) -> str | None:
+    """None if `output` is acceptable; else what is wrong."""
+    if lineup.is_peer(impl):
+        return case.peer_check(output, params)
+    if output != reference:
+        return f"{case.family}/{case.name} {impl} {params}: output differs from pure"
+    return None
+
+
+def _run_case(case: Case, impls: list[str], params: dict, budget: Budget, progress: Progress, out: Outcome) -> None:
+    pure = lineup.load(case.family, "pure")
+    prepared_pure = case.prepare(pure, params)
+    reference = prepared_pure.output() if case.kind == "time" else prepared_pure
+    del prepared_pure
+    for impl in impls:
+        module = lineup.load(case.family, impl)
+        if not case.applies(module):
+            continue
+        prepared = case.prepare(module, params)
+        output = prepared.output() if case.kind == "time" else prepared
+        problem = _check(case, impl, params, output, reference)
+        if problem:
+            out.failures.append(problem)
+            progress.step(_label(case, impl, params), "FAILED check, not timed")
+            continue
+        if case.kind == "time":
+            timing = _measure_timed(prepared, budget)
+            out.records.append(_time_record(case, impl, params, timing))
+            progress.step(_label(case, impl, params), f"{timing.median:,.1f} {case.unit}")
+        else:
+            for figure in prepared:
+                out.records.append({"family": case.family, "case": case.name, "impl": impl, "params": params,
+                                    "metric": figure.metric, "unit": figure.unit, "value": figure.value})
+            progress.step(_label(case, impl, params), ", ".join(f"{f.metric}={f.value:.4g}" for f in prepared))
+        del prepared, output
+        gc.collect()
+
+
+def _run_memory(case: Case, impls: list[str], quick: bool, progress: Progress, out: Outcome, flamegraphs) -> None:
+    grid = case.grid(quick)
+    for impl in impls:
+        if not case.applies(lineup.load(case.family, impl)):
+            continue
+        try:
+            records = memory.measure(case.family, impl, case.name, grid, flamegraph_dir=flamegraphs)
+        except RuntimeError as exc:
+            out.failures.append(str(exc))
+            progress.step(_label(case, impl, {}), "FAILED")
+            continue
+        out.records.extend(records)
+        peaks = ", ".join(f"{r['value'] / 1e6:.2f} MB" for r in records if r["metric"] == "peak_memory")
+        progress.step(_label(case, impl, {"nodes": "/".join(str(p.get("nodes", "")) for p in grid)}), f"peak {peaks}")
+
+
+def _warmup(family: str, impls: list[str], progress: Progress, out: Outcome) -> None:
+    """Compile (Numba) or import work, timed once per implementation as its own figure."""
+    for impl in impls:
+        module = lineup.load(family, impl)
+        start = time.perf_counter()
+        module.warmup()
+        seconds = time.perf_counter() - start
+        out.records.append({"family": family, "case": "warmup", "impl": impl, "params": {},
+                            "metric": "warmup_time", "unit": "s", "value": seconds})
+        progress.step(f"{family} {'warmup':<12} {impl:<15}", f"{seconds:.3f} s")
+
+
+def select_impls(family: str, wanted: Iterable[str] | None) -> tuple[list[str], list[dict]]:
+    """(implementations to run, skipped with reasons) for a family and an --impl filter."""
+    known = lineup.all_impls(family)
+    available = lineup.available(family)
+    skipped = [{"family": family, "impl": t, "reason": r} for t, r in lineup.unavailable(family).items()]
+    if wanted:
+        unknown = [w for w in wanted if w not in known]
+        if unknown:
+            raise ValueError(f"unknown implementation(s) {unknown} for {family}; known: {known}")
+        available = [i for i in available if i in wanted]
+    return available, skipped
+
+
+def _selected_cases(family: str, case_names: list[str] | None) -> list[Case]:
+    return [c for c in cases(family) if not case_names or c.name in case_names]
+
+
+def plan_size(families: list[str], selections: dict[str, list[str]], quick: bool,
+              case_names: list[str] | None = None) -> int:
+    """Number of progress steps: one per warm-up, memory implementation and timed/figure cell."""
+    total = 0
+    for family in families:
+        impls = selections[family]
+        total += len(impls)
+        for case in _selected_cases(family, case_names):
+            total += len(impls) * (1 if case.kind == "memory" else len(case.grid(quick)))
+    return total
+
+
+def run(families: list[str] | None = None, wanted: list[str] | None = None, quick: bool = False,
+        flamegraphs=None, case_names: list[str] | None = None, stream: TextIO = sys.stderr) -> Outcome:
+    families = families or registry.families()
+    budget = QUICK if quick else FULL
+    out = Outcome()
+    selections = {}
+    for family in families:
+        selections[family], skipped = select_impls(family, wanted)
+        out.skipped += skipped
+        for s in skipped:
+            stream.write(f"skipping {family}/{s['impl']}: {s['reason']}\n")
+    progress = Progress(plan_size(families, selections, quick, case_names), stream)
+    out.loop_overhead_ns = loop_overhead_ns(budget)
+    for family in families:
+        impls = selections[family]
+        _warmup(family, impls, progress, out)
+        for case in _selected_cases(family, case_names):
+            if case.kind == "memory":
+                _run_memory(case, impls, quick, progress, out, flamegraphs)
+                continue
+            for params in case.grid(quick):
+                _run_case(case, impls, params, budget, progress, out)
+    return out
+

@@ -1,0 +1,15 @@
+"""Shared fixtures: tier parametrization comes from the registry, never from a list here."""
+
+import pytest
+
+from impls import registry
+
+
+def tier_params(family: str) -> list:
+    """One pytest param per tier; an unavailable tier is a skip that names its reason."""
+    params = []
+    unavailable = registry.unavailable(family)
+    for tier in registry.TIERS:
+        marks = [pytest.mark.skip(reason=f"{tier} unavailable: {unavailable[tier]}")] if tier in unavailable else []
+        params.append(pytest.param(tier, id=tier, marks=marks))
+    return params
