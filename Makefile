@@ -16,8 +16,8 @@ FAMILY_ARGS := $(if $(FAMILY),--family $(FAMILY),)
 $(STAMP): pyproject.toml setup.py $(wildcard native/*.pyx native/*.pxd native/*.h)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# Build requirements first, so the editable install can skip build isolation
-	# (no second download of Cython and numpy into a throwaway environment).
+	@# Build requirements first, so the editable install can skip build isolation
+	@# (no second download of Cython and numpy into a throwaway environment).
 	$(PY) -m pip install --quiet "setuptools>=68" wheel "cython>=3.0.10" "numpy>=1.26"
 	$(PY) -m pip install --quiet --no-build-isolation -e ".[bench,test]"
 	touch $(STAMP)

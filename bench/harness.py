@@ -69,7 +69,7 @@ def _measure_timed(timed: Timed, budget: Budget) -> Timing:
     return time_calls(timed.fn, timed.args, timed.items_per_call, budget)
 
 
-def _check(case: Case, impl: str, params: dict, output, reference) -> str | None:
+def check_output(case: Case, impl: str, params: dict, output, reference) -> str | None:
     """None if `output` is acceptable; else what is wrong."""
     if lineup.is_peer(impl):
         return case.peer_check(output, params)
@@ -89,7 +89,7 @@ def _run_case(case: Case, impls: list[str], params: dict, budget: Budget, progre
             continue
         prepared = case.prepare(module, params)
         output = prepared.output() if case.kind == "time" else prepared
-        problem = _check(case, impl, params, output, reference)
+        problem = check_output(case, impl, params, output, reference)
         if problem:
             out.failures.append(problem)
             progress.step(_label(case, impl, params), "FAILED check, not timed")

@@ -1,0 +1,97 @@
+"""asv suites for hash rings (inputs from bench.cases.hashring, implementations from the registry)."""
+
+from bench.asv.common import impl_param, load_or_skip, require
+from bench.cases.hashring import LOOKUP_KEYS, NODE_COUNTS, VNODES, key_hashes, keys, load_balance, node_names
+
+FAMILY = "hashring"
+IMPLS = impl_param(FAMILY)
+BATCH = 100_000  # keys per batch call: large enough for per-key figures, small enough for asv's repeats
+
+
+class RingLookup:
+    params = (
+        IMPLS,        # tier or peer
+        NODE_COUNTS,  # nodes in the ring, 160 vnodes each
+    )
+    param_names = ["impl", "nodes"]
+
+    def setup(self, impl, nodes):
+        module = load_or_skip(FAMILY, impl)
+        require(module, "Ring")
+        self.ring = module.Ring(node_names(nodes), VNODES)
+        self.keys = keys(LOOKUP_KEYS)
+        self.batch = keys(BATCH)
+
+    def time_lookup(self, impl, nodes):
+        """One lookup of a str key (the same key every call)."""
+        self.ring.lookup("user:42:profile")
+
+    def time_lookup_many(self, impl, nodes):
+        """A batch of 100k str keys, hashing included."""
+        self.ring.lookup_many(self.batch)
+
+
+class RingBuild:
+    params = (IMPLS, NODE_COUNTS)
+    param_names = ["impl", "nodes"]
+    timeout = 120
+
+    def setup(self, impl, nodes):
+        self.module = load_or_skip(FAMILY, impl)
+        require(self.module, "Ring")
+        self.names = node_names(nodes)
+
+    def time_build(self, impl, nodes):
+        self.module.Ring(self.names, VNODES)
+
+    def peakmem_build(self, impl, nodes):
+        self.module.Ring(self.names, VNODES)
+
+
+class RingChurn:
+    params = (IMPLS, NODE_COUNTS)
+    param_names = ["impl", "nodes"]
+
+    def setup(self, impl, nodes):
+        module = load_or_skip(FAMILY, impl)
+        require(module, "Ring")
+        self.ring = module.Ring(node_names(nodes), VNODES)
+        self.extra = node_names(nodes + 1)[-1]
+
+    def time_add_remove(self, impl, nodes):
+        """Add one node, then remove it again (state is restored, so asv may repeat it)."""
+        self.ring.add(self.extra)
+        self.ring.remove(self.extra)
+
+
+class RingBalance:
+    params = (IMPLS, NODE_COUNTS)
+    param_names = ["impl", "nodes"]
+    unit = "std/mean"
+    timeout = 120
+
+    def setup(self, impl, nodes):
+        module = load_or_skip(FAMILY, impl)
+        require(module, "Ring")
+        self.names = node_names(nodes)
+        self.owners = module.Ring(self.names, VNODES).lookup_many(keys(BATCH))
+
+    def track_balance(self, impl, nodes):
+        """Standard deviation over mean of keys per node (100k keys)."""
+        return load_balance(self.owners, self.names)[0]
+
+
+class JumpHash:
+    params = (IMPLS, NODE_COUNTS)
+    param_names = ["impl", "buckets"]
+
+    def setup(self, impl, buckets):
+        self.module = load_or_skip(FAMILY, impl)
+        require(self.module, "jump_many")
+        self.hashes = key_hashes(BATCH)
+
+    def time_jump(self, impl, buckets):
+        self.module.jump(0x9E3779B97F4A7C15, buckets)
+
+    def time_jump_many(self, impl, buckets):
+        self.module.jump_many(self.hashes, buckets)

@@ -1,0 +1,10 @@
+"""Hash-ring cases under pytest-benchmark: one group per case and parameters."""
+
+import pytest
+
+from bench.pybench.conftest import timed_cells
+
+
+@pytest.mark.parametrize("case,params,impl", timed_cells("hashring"))
+def test_hashring(run_timed, case, params, impl):
+    run_timed(case, params, impl)
