@@ -5,8 +5,8 @@ Order of work in a cell, and why:
 1. `pure` prepares the reference output (pure is the specification);
 2. each implementation prepares its own, which must equal pure's exactly (peers, whose
    placement differs by design, get the case's plausibility check) -- nothing wrong is timed;
-3. one untimed pass warms caches; Numba compile time was already spent in `warmup()`, which
-   is timed once per implementation and reported as its own figure;
+3. one untimed pass warms caches; start-up (import, Numba compilation) was measured before,
+   in fresh subprocesses, as its own figure (bench.startup);
 4. repeats are timed (bench.timing) and summarised as median, quartiles and count.
 """
 
@@ -21,7 +21,7 @@ from typing import TextIO
 
 from impls import registry
 
-from bench import lineup, memory
+from bench import lineup, memory, startup
 from bench.cases import Case, Timed, cases
 from bench.timing import FULL, QUICK, Budget, Timing, loop_overhead_ns, time_calls, time_each
 
@@ -123,16 +123,23 @@ def _run_memory(case: Case, impls: list[str], quick: bool, progress: Progress, o
         progress.step(_label(case, impl, {"nodes": "/".join(str(p.get("nodes", "")) for p in grid)}), f"peak {peaks}")
 
 
-def _warmup(family: str, impls: list[str], progress: Progress, out: Outcome) -> None:
-    """Compile (Numba) or import work, timed once per implementation as its own figure."""
+def _startup(family: str, impls: list[str], progress: Progress, out: Outcome) -> None:
+    """Start-up (import + compile) of each tier as its own figure, then warm every implementation
+    in this process so that no compile or first-call cost lands in a timed figure."""
     for impl in impls:
         module = lineup.load(family, impl)
-        start = time.perf_counter()
+        if not lineup.is_peer(impl):
+            try:
+                records = startup.measure(family, impl)
+            except RuntimeError as exc:
+                out.failures.append(str(exc))
+                records = []
+            out.records.extend(records)
+            shown = ", ".join(f"{r['metric'].removesuffix('_time')} {r['value']:.2f} s" for r in records)
+        else:
+            shown = "(peer: not measured)"
         module.warmup()
-        seconds = time.perf_counter() - start
-        out.records.append({"family": family, "case": "warmup", "impl": impl, "params": {},
-                            "metric": "warmup_time", "unit": "s", "value": seconds})
-        progress.step(f"{family} {'warmup':<12} {impl:<15}", f"{seconds:.3f} s")
+        progress.step(f"{family} {'startup':<12} {impl:<15}", shown)
 
 
 def select_impls(family: str, wanted: Iterable[str] | None) -> tuple[list[str], list[dict]]:
@@ -179,7 +186,7 @@ def run(families: list[str] | None = None, wanted: list[str] | None = None, quic
     out.loop_overhead_ns = loop_overhead_ns(budget)
     for family in families:
         impls = selections[family]
-        _warmup(family, impls, progress, out)
+        _startup(family, impls, progress, out)
         for case in _selected_cases(family, case_names):
             if case.kind == "memory":
                 _run_memory(case, impls, quick, progress, out, flamegraphs)
