@@ -65,8 +65,8 @@ def _measure_timed(timed: Timed, budget: Budget) -> Timing:
         timed.undo()
         return time_each(timed.fn, timed.args[0], timed.undo, budget)
     for a in timed.args[: max(1, min(len(timed.args), 100))]:
-        timed.fn(a)  # warm-up pass over (part of) the inputs
-    return time_calls(timed.fn, timed.args, timed.items_per_call, budget)
+        timed.fn(*a) if timed.spread else timed.fn(a)  # warm-up pass over (part of) the inputs
+    return time_calls(timed.fn, timed.args, timed.items_per_call, budget, spread=timed.spread)
 
 
 def check_output(case: Case, impl: str, params: dict, output, reference) -> str | None:

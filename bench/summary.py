@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
-from bench import lineup
+from bench import lineup, targets
 
 ORDER_METRICS = ("time", "peak_memory", "retained_memory")
 
@@ -126,4 +126,7 @@ def document(doc: dict, extra: str = "") -> str:
         lines.append(f"- skipped {s['family']}/{s['impl']}: {s['reason']}")
     lines.append("")
     lines.append(markdown(doc))
+    checked = targets.markdown(doc, sorted({r["family"] for r in doc["results"]}))
+    if checked:
+        lines += ["## Targets", "", checked, ""]
     return "\n".join(lines)

@@ -62,14 +62,19 @@ def _repeats_for(budget: Budget, sample_s: float) -> int:
     return max(budget.min_repeats, min(budget.repeats, fitting))
 
 
-def time_calls(fn: Callable, args: Sequence, items_per_call: int, budget: Budget) -> Timing:
-    """Time `fn(a)` for every `a` in `args`; result in ns per item (items_per_call per call)."""
+def time_calls(fn: Callable, args: Sequence, items_per_call: int, budget: Budget, spread: bool = False) -> Timing:
+    """Time `fn(a)` (or `fn(*a)` with `spread`) for every `a` in `args`; ns per item."""
 
     def one_pass(loops: int) -> float:
         start = time.perf_counter_ns()
-        for _ in range(loops):
-            for a in args:
-                fn(a)
+        if spread:  # a separate loop, so the common case pays no per-call branch
+            for _ in range(loops):
+                for a in args:
+                    fn(*a)
+        else:
+            for _ in range(loops):
+                for a in args:
+                    fn(a)
         return float(time.perf_counter_ns() - start)
 
     # Calibrate: how many passes over `args` make one sample last at least min_sample_s.

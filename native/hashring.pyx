@@ -34,6 +34,10 @@ cdef extern from "hashring_crc32.h" nogil:
     uint32_t hr_fmix32(uint32_t h)
     void hr_prefetch(const void* p)
 
+cdef extern from "hashring_jump.h" nogil:
+    bint hr_jump_avx2_supported()
+    size_t hr_jump_avx2(const uint64_t* keys, int32_t* out, size_t n, int64_t buckets)
+
 # Borrowed-reference views of the C API, so the per-key loops do no reference counting.
 cdef extern from "Python.h":
     bint PyUnicode_Check(PyObject* o)
@@ -53,6 +57,9 @@ cdef uint64_t _JUMP_MULTIPLIER = 2862933555777941757ULL
 cdef int64_t _MAX_BUCKETS = checks.MAX_BUCKETS
 #: Below this many keys (or points) the batch loops keep the GIL: releasing it costs more.
 cdef Py_ssize_t _NOGIL_MIN = 1024
+#: Whether jump_many runs the AVX2 kernel (hashring_jump.h): decided once from the CPU.
+#: A module attribute, so a test can set it False to run the scalar loop on any machine.
+_JUMP_AVX2 = hr_jump_avx2_supported()
 
 cdef enum:
     # Keys per block of the batch lookup: enough that the block's prefetches have landed
@@ -487,7 +494,10 @@ cdef inline int32_t _jump(uint64_t key, int64_t buckets) noexcept nogil:
 
 
 cdef void _jump_all(const uint64_t* keys, int32_t* out, Py_ssize_t n, int64_t buckets) noexcept nogil:
-    """out[i] = _jump(keys[i], buckets), _LANES keys at a time (each lane is _jump's loop)."""
+    """out[i] = _jump(keys[i], buckets), _LANES keys at a time (each lane is _jump's loop).
+
+    jump_many's path without AVX2, and its tail of fewer keys than an AVX2 block.
+    """
     cdef uint64_t k[_LANES]
     cdef int64_t b[_LANES]
     cdef int64_t j[_LANES]
@@ -539,9 +549,13 @@ def jump_many(key_hashes, buckets):
     cdef int64_t b = checks.check_buckets(buckets)
     out = np.empty(keys.shape[0], dtype=np.int32)
     cdef int32_t[::1] res = out
-    if keys.shape[0]:
+    cdef Py_ssize_t n = keys.shape[0], done = 0
+    cdef bint avx2 = _JUMP_AVX2
+    if n:
         with nogil:
-            _jump_all(&keys[0], &res[0], keys.shape[0], b)
+            if avx2:
+                done = <Py_ssize_t>hr_jump_avx2(&keys[0], &res[0], <size_t>n, b)
+            _jump_all(&keys[done], &res[done], n - done, b)
     return out
 
 

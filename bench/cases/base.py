@@ -16,7 +16,9 @@ from typing import Any
 
 @dataclass
 class Timed:
-    """Calls `fn(a)` for each `a` in `args`; per-item figures divide by `items_per_call`.
+    """Calls `fn(a)` for each `a` in `args` (`fn(*a)` with `spread`, so that a function of
+    several arguments is timed without a wrapper frame); per-item figures divide by
+    `items_per_call`.
 
     With `undo`, each sample is a single call `fn(args[0])` followed by an untimed `undo()`
     (for operations that change state, such as adding a node).
@@ -28,6 +30,7 @@ class Timed:
     output: Callable[[], Any]
     items_per_call: int = 1
     undo: Callable[[], Any] | None = None
+    spread: bool = False
 
 
 @dataclass(frozen=True)

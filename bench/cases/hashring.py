@@ -12,6 +12,7 @@ from collections import Counter
 import numpy as np
 
 from bench.cases.base import Case, Figure, MemoryProbe, Timed
+from bench.targets import Target
 
 FAMILY = "hashring"
 VNODES = 160
@@ -111,10 +112,9 @@ def _remove(impl, p):
 
 
 def _jump(impl, p):
-    hashes = [int(h) for h in key_hashes(LOOKUP_KEYS)]
     buckets = p["nodes"]
-    return Timed(fn=lambda h: impl.jump(h, buckets), args=hashes,
-                 output=lambda: [impl.jump(h, buckets) for h in hashes])
+    calls = [(int(h), buckets) for h in key_hashes(LOOKUP_KEYS)]
+    return Timed(fn=impl.jump, args=calls, spread=True, output=lambda: [impl.jump(*c) for c in calls])
 
 
 def _jump_many(impl, p):
@@ -210,3 +210,25 @@ def profile_workload(impl, quick: bool = False) -> None:
         ring.remove(name)
     if _has_jump(impl):
         impl.jump_many(key_hashes(200_000 // scale), 1000)
+
+
+# --- the targets (checked on results.json by bench.targets) ------------------------
+
+IDEAL_STD_OVER_MEAN = 1.2 / 160**0.5
+
+TARGETS = [
+    Target("lookup", "Cython lookup >= 8x uhashring", impl="cython", params={"nodes": 1000},
+           faster_than="peer:uhashring", min_speedup=8),
+    Target("lookup", "Cython lookup <= 150 ns", impl="cython", params={"nodes": 1000}, at_most=150),
+    Target("lookup_many", "best batch lookup_many of 1M keys >= 25x uhashring", params={"keys": 1_000_000},
+           faster_than="peer:uhashring", min_speedup=25),
+    Target("lookup_many", "best batch lookup_many <= 40 ns/key", params={"keys": 1_000_000}, at_most=40),
+    Target("build", "build 1000 x 160 >= 15x uhashring", params={"nodes": 1000},
+           faster_than="peer:uhashring", min_speedup=15),
+    Target("jump_many", "compiled jump_many <= 10 ns/key", impl="best-compiled", at_most=10),
+    Target("jump", "scalar jump from Python <= 100 ns", impl="best-compiled", at_most=100),
+    Target("balance", "std/mean <= 1.2/sqrt(vnodes)", impl="pure", params={"nodes": 100},
+           metric="std_over_mean", at_most=IDEAL_STD_OVER_MEAN),
+    Target("balance", "max/mean <= 1.35", impl="pure", params={"nodes": 100}, metric="max_over_mean", at_most=1.35),
+    Target("moved", "moved on add <= 1.3/(N+1)", impl="pure", metric="moved_over_ideal", at_most=1.3),
+]

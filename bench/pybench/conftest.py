@@ -42,7 +42,7 @@ def run_timed(benchmark):
         benchmark.group = f"{case.family} {case.name} " + " ".join(f"{k}={v}" for k, v in params.items())
         benchmark.extra_info.update(items_per_call=timed.items_per_call, unit=case.unit)
         if timed.undo is None:
-            benchmark(timed.fn, timed.args[0])
+            benchmark(timed.fn, *(timed.args[0] if timed.spread else (timed.args[0],)))
         else:
             state = {"changed": False}
 

@@ -138,3 +138,20 @@ def test_jump_many_accepts_signed_and_empty(tier):
 
 def test_checks_module_constants():
     assert checks.DEFAULT_VNODES == 160
+
+
+def test_cython_jump_many_scalar_fallback_equals_the_simd_path(pure, monkeypatch):
+    """The Cython tier picks an AVX2 kernel at import when the CPU has it; the scalar loop it
+    falls back to elsewhere must give the same buckets (so it is forced here too)."""
+    try:
+        cy = registry.load("hashring", "cython")
+    except registry.TierUnavailable as exc:
+        pytest.skip(str(exc))
+    hashes = np.concatenate([np.array([0, 1, 2**63, 2**64 - 1], dtype=np.uint64),
+                             np.random.default_rng(7).integers(0, 2**64 - 1, 5003, dtype=np.uint64, endpoint=True)])
+    for buckets in (1, 3, 10, 1000, 2**31 - 1):
+        expected = [pure.jump_unchecked(int(h), buckets) for h in hashes]
+        assert cy.jump_many(hashes, buckets).tolist() == expected
+        monkeypatch.setattr(cy, "_JUMP_AVX2", False)
+        assert cy.jump_many(hashes, buckets).tolist() == expected
+        monkeypatch.undo()

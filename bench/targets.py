@@ -1,0 +1,92 @@
+"""The issues' targets, checked on results.json by the harness (never in unit tests).
+
+Each family's cases module lists `TARGETS`. A target names a case, the parameters it holds
+at (a subset: it is checked at every matching parameter set), the implementation ("best-tier"
+and "best-compiled" pick the fastest tier, resp. of cython/numba, in the same run) and either
+a speed-up over another implementation measured in the same run or a bound on the figure.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from bench import lineup, summary
+
+COMPILED = ("cython", "numba")
+
+
+@dataclass(frozen=True)
+class Target:
+    case: str
+    text: str  # the target as the issue words it
+    impl: str = "best-tier"  # a tier, "best-tier" or "best-compiled"
+    params: dict = field(default_factory=dict)
+    metric: str = "time"
+    faster_than: str | None = None
+    min_speedup: float | None = None
+    at_most: float | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    target: Target
+    params: dict
+    measured: str
+    met: bool
+
+
+def family_targets(family: str) -> list[Target]:
+    return list(getattr(importlib.import_module(f"bench.cases.{family}"), "TARGETS", []))
+
+
+def _pick(target: Target, by_impl: dict[str, dict]) -> dict | None:
+    if target.impl in ("best-tier", "best-compiled"):
+        pool = [r for i, r in by_impl.items() if not lineup.is_peer(i)
+                and (target.impl == "best-tier" or i in COMPILED)]
+        lower_is_better = target.metric == "time" or target.metric.endswith("memory")
+        return (min if lower_is_better else max)(pool, key=lambda r: r["value"]) if pool else None
+    return by_impl.get(target.impl)
+
+
+def evaluate(doc: dict, family: str) -> list[Verdict]:
+    """A verdict per target and matching parameter set present in `doc`."""
+    cells: dict[tuple, dict[str, dict]] = defaultdict(dict)
+    for r in doc["results"]:
+        if r["family"] == family:
+            cells[(r["case"], json.dumps(r["params"], sort_keys=True), r["metric"])][r["impl"]] = r
+    verdicts = []
+    for target in family_targets(family):
+        for (case, params_json, metric), by_impl in cells.items():
+            params = json.loads(params_json)
+            if case != target.case or metric != target.metric:
+                continue
+            if any(params.get(k) != v for k, v in target.params.items()):
+                continue
+            chosen = _pick(target, by_impl)
+            if chosen is None:
+                continue
+            shown = f"{chosen['impl']} {summary.fmt_value(chosen)}"
+            met = True
+            if target.at_most is not None:
+                met = chosen["value"] <= target.at_most
+            if target.faster_than is not None:
+                other = by_impl.get(target.faster_than)
+                if other is None:
+                    continue
+                speedup = other["value"] / chosen["value"]
+                shown += f", {speedup:.1f}× {target.faster_than} ({summary.fmt_value(other)})"
+                met = met and speedup >= target.min_speedup
+            verdicts.append(Verdict(target, params, shown, met))
+    return verdicts
+
+
+def markdown(doc: dict, families: list[str]) -> str:
+    lines = ["| target | params | measured (same run) | met |", "|---|---|---|---|"]
+    for family in families:
+        for v in evaluate(doc, family):
+            params = " ".join(f"{k}={v2}" for k, v2 in v.params.items() if k != "vnodes")
+            lines.append(f"| {family}: {v.target.text} | {params} | {v.measured} | {'yes' if v.met else '**no**'} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
