@@ -83,32 +83,29 @@ def _build(impl, p):
                  output=lambda: impl.Ring(names, p["vnodes"]).lookup_many(check))
 
 
-def _add(impl, p):
-    ring = impl.Ring(node_names(p["nodes"]), p["vnodes"])
-    new = node_names(p["nodes"] + 1)[-1]
+def _node_change(impl, p, adding: bool):
+    """Add one node to `nodes` (or remove it from nodes + 1); the undo puts it back untimed."""
+    names = node_names(p["nodes"] + 1)
+    node = names[-1]
+    ring = impl.Ring(names[:-1] if adding else names, p["vnodes"])
+    change, undo = (ring.add, ring.remove) if adding else (ring.remove, ring.add)
     check = keys(CHECK_KEYS)
 
     def output():
-        ring.add(new)
+        change(node)
         owners = ring.lookup_many(check)
-        ring.remove(new)
+        undo(node)
         return owners
 
-    return Timed(fn=ring.add, args=[new], undo=lambda: ring.remove(new), output=output)
+    return Timed(fn=change, args=[node], undo=lambda: undo(node), output=output)
+
+
+def _add(impl, p):
+    return _node_change(impl, p, adding=True)
 
 
 def _remove(impl, p):
-    ring = impl.Ring(node_names(p["nodes"] + 1), p["vnodes"])
-    gone = node_names(p["nodes"] + 1)[-1]
-    check = keys(CHECK_KEYS)
-
-    def output():
-        ring.remove(gone)
-        owners = ring.lookup_many(check)
-        ring.add(gone)
-        return owners
-
-    return Timed(fn=ring.remove, args=[gone], undo=lambda: ring.add(gone), output=output)
+    return _node_change(impl, p, adding=False)
 
 
 def _jump(impl, p):
