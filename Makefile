@@ -13,7 +13,7 @@ OUT    ?= reports/latest
 FAMILY_ARGS := $(if $(FAMILY),--family $(FAMILY),)
 
 # Reinstall (and so rebuild the extensions) whenever the build inputs change.
-$(STAMP): pyproject.toml setup.py $(wildcard native/*.pyx native/*.pxd native/*.h)
+$(STAMP): pyproject.toml setup.py $(wildcard native/*.pyx native/*.pxd native/*.pxi native/*.h)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	@# Build requirements first, so the editable install can skip build isolation

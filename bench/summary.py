@@ -10,6 +10,7 @@ import json
 from collections import defaultdict
 
 from bench import lineup, targets
+from bench.cases import cases
 
 ORDER_METRICS = ("time", "peak_memory", "retained_memory")
 
@@ -53,6 +54,13 @@ def _impl_order(impls: set[str], family: str) -> list[str]:
     return [i for i in known if i in impls] + sorted(impls - set(known))
 
 
+def _versus_by_case(family: str) -> dict[str, tuple[str, ...]]:
+    try:
+        return {case.name: case.versus for case in cases(family)}
+    except ModuleNotFoundError:  # a results file of a family this checkout does not have
+        return {}
+
+
 def rows(doc: dict, families: list[str] | None = None) -> list[tuple[str, list[str], list[list[str]]]]:
     """(family, header, rows) per family."""
     grouped: dict[str, dict[tuple, dict[str, dict]]] = defaultdict(lambda: defaultdict(dict))
@@ -64,6 +72,7 @@ def rows(doc: dict, families: list[str] | None = None) -> list[tuple[str, list[s
     tables = []
     for family, cells in grouped.items():
         impls = _impl_order({i for by_impl in cells.values() for i in by_impl}, family)
+        versus = _versus_by_case(family)
         header = ["case", "params", "metric"] + impls + ["best tier vs best peer"]
         body = []
         for (case, params_json, metric), by_impl in cells.items():
@@ -78,15 +87,15 @@ def rows(doc: dict, families: list[str] | None = None) -> list[tuple[str, list[s
                 if metric == "time" and pure and impl != "pure" and r["value"] > 0:
                     text += f" ({pure['value'] / r['value']:.1f}×)"
                 line.append(text)
-            line.append(_versus_peer(by_impl) if metric == "time" else "")
+            line.append(_versus_peer(by_impl, versus.get(case, ())) if metric == "time" else "")
             body.append(line)
         tables.append((family, header, body))
     return tables
 
 
-def _versus_peer(by_impl: dict[str, dict]) -> str:
+def _versus_peer(by_impl: dict[str, dict], versus: tuple[str, ...] = ()) -> str:
     tiers = [r for i, r in by_impl.items() if not lineup.is_peer(i)]
-    peers = [r for i, r in by_impl.items() if lineup.is_peer(i)]
+    peers = [r for i, r in by_impl.items() if lineup.is_peer(i) and (not versus or i in versus)]
     if not tiers or not peers:
         return ""
     best_tier = min(tiers, key=lambda r: r["value"])

@@ -27,7 +27,10 @@ class Target:
     metric: str = "time"
     faster_than: str | None = None
     min_speedup: float | None = None
+    #: compare with `faster_than`'s figure in this other case (same parameters), not this one
+    other_case: str | None = None
     at_most: float | None = None
+    at_least: float | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ def evaluate(doc: dict, family: str) -> list[Verdict]:
     for r in doc["results"]:
         if r["family"] == family:
             cells[(r["case"], json.dumps(r["params"], sort_keys=True), r["metric"])][r["impl"]] = r
+    cells = dict(cells)
     verdicts = []
     for target in family_targets(family):
         for (case, params_json, metric), by_impl in cells.items():
@@ -72,12 +76,16 @@ def evaluate(doc: dict, family: str) -> list[Verdict]:
             met = True
             if target.at_most is not None:
                 met = chosen["value"] <= target.at_most
+            if target.at_least is not None:
+                met = chosen["value"] >= target.at_least
             if target.faster_than is not None:
-                other = by_impl.get(target.faster_than)
+                row = by_impl if target.other_case is None else cells.get((target.other_case, params_json, metric), {})
+                other = row.get(target.faster_than)
                 if other is None:
                     continue
                 speedup = other["value"] / chosen["value"]
-                shown += f", {speedup:.1f}× {target.faster_than} ({summary.fmt_value(other)})"
+                where = f" {target.other_case}" if target.other_case else ""
+                shown += f", {speedup:.2f}× {target.faster_than}{where} ({summary.fmt_value(other)})"
                 met = met and speedup >= target.min_speedup
             verdicts.append(Verdict(target, params, shown, met))
     return verdicts

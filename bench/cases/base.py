@@ -63,5 +63,8 @@ class Case:
     applies: Callable[[Any], bool] = field(default=lambda impl: True)
     #: for peers, whose outputs differ from pure by design: (output, params) -> error or None
     peer_check: Callable[[Any, dict], str | None] = field(default=lambda output, params: None)
+    #: the peers the summary's "best tier vs best peer" compares with, where only some peers
+    #: do the same work as the tiers (e.g. dict-to-bytes codecs); empty: every peer in the row
+    versus: tuple[str, ...] = ()
     #: one line on what the case asks, for summaries and --help
     doc: str = ""
