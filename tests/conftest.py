@@ -13,3 +13,14 @@ def tier_params(family: str) -> list:
         marks = [pytest.mark.skip(reason=f"{tier} unavailable: {unavailable[tier]}")] if tier in unavailable else []
         params.append(pytest.param(tier, id=tier, marks=marks))
     return params
+
+
+@pytest.fixture(scope="session")
+def redis_target():
+    """The lab's Redis for the whole session (bench.backends.redis.RedisTarget): a private
+    redis-server started once and always stopped, or REDIS_URL's server -- then tests may only
+    touch keys under their own prefix, and must not flush, pause or reconfigure it."""
+    from bench.backends.redis import redis_target as target
+
+    with target() as found:
+        yield found

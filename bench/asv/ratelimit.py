@@ -1,0 +1,152 @@
+"""asv suites for rate limiters (inputs from bench.cases.ratelimit, implementations from the registry)."""
+
+from bench.asv.common import impl_param, load_or_skip, require
+from bench.cases.ratelimit import LIVE_KEYS, LOADS, MANY, MEMORY_LIMIT, key_names, pairs
+
+FAMILY = "ratelimit"
+IMPLS = impl_param(FAMILY)
+BATCH = 100_000  # (key, time) pairs per acquire_many: per-key figures, short enough for asv's repeats
+
+
+def _tier_only(module):
+    if not getattr(module, "accepts_now", True):
+        raise NotImplementedError(f"{module!r} takes no timestamps: no batch API")
+
+
+class BucketAcquire:
+    params = (
+        IMPLS,        # tier or peer
+        list(LOADS),  # admit-mostly (capacity 1e9, 1e9/s) or deny-mostly (10, 1/s)
+    )
+    param_names = ["impl", "load"]
+
+    def setup(self, impl, load):
+        module = load_or_skip(FAMILY, impl)
+        require(module, "TokenBucket")
+        self.bucket = module.TokenBucket(*LOADS[load])
+
+    def time_acquire(self, impl, load):
+        """TokenBucket.acquire() on the default clock."""
+        self.bucket.acquire()
+
+
+class LeakyAcquire:
+    params = (IMPLS, list(LOADS))
+    param_names = ["impl", "load"]
+
+    def setup(self, impl, load):
+        module = load_or_skip(FAMILY, impl)
+        require(module, "LeakyBucket")
+        self.bucket = module.LeakyBucket(*LOADS[load])
+
+    def time_acquire(self, impl, load):
+        self.bucket.acquire()
+
+
+class KeyedAcquire:
+    params = (
+        IMPLS,
+        ["str", "int"],  # key type: the Cython and Numba tiers keep int keys in a table of their own
+    )
+    param_names = ["impl", "key_type"]
+
+    def setup(self, impl, key_type):
+        module = load_or_skip(FAMILY, impl)
+        require(module, "KeyedLimiter")
+        keys = key_names(LIVE_KEYS) if key_type == "str" else list(range(LIVE_KEYS))
+        self.limiter = module.KeyedLimiter("token", 10.0, 1.0)
+        for key in keys:
+            self.limiter.acquire(key)
+        self.key = keys[LIVE_KEYS // 2]
+
+    def time_acquire(self, impl, key_type):
+        """acquire(key) with 10k live keys."""
+        self.limiter.acquire(self.key)
+
+
+class AcquireMany:
+    params = (IMPLS, ["int", "str"])
+    param_names = ["impl", "key_type"]
+    timeout = 180
+
+    def setup(self, impl, key_type):
+        self.module = load_or_skip(FAMILY, impl)
+        require(self.module, "KeyedLimiter")
+        _tier_only(self.module)
+        self.keys, self.times = pairs(BATCH, LIVE_KEYS, key_type)
+
+    def time_acquire_many(self, impl, key_type):
+        """100k (key, time) pairs over 10k keys on a fresh limiter."""
+        self.module.KeyedLimiter("token", MANY["capacity"], MANY["rate"]).acquire_many(self.keys, self.times)
+
+
+class LimitSize:
+    params = (
+        IMPLS,
+        [10, 1_000, 100_000],  # the limit (capacity, and rate per second): limits' MovingWindow grows with it
+    )
+    param_names = ["impl", "limit"]
+
+    def setup(self, impl, limit):
+        module = load_or_skip(FAMILY, impl)
+        require(module, "TokenBucket")
+        self.bucket = module.TokenBucket(float(limit), float(limit))
+
+    def time_acquire(self, impl, limit):
+        self.bucket.acquire()
+
+
+class KeyedMemory:
+    params = (IMPLS,)
+    param_names = ["impl"]
+    timeout = 180
+
+    def setup(self, impl):
+        self.module = load_or_skip(FAMILY, impl)
+        require(self.module, "KeyedLimiter")
+        self.keys = key_names(BATCH)
+
+    def peakmem_live_keys(self, impl):
+        """A limiter with 100k live str keys."""
+        limiter = self.module.KeyedLimiter("token", *MEMORY_LIMIT)
+        for key in self.keys:
+            limiter.acquire(key)
+
+
+def _redis_or_skip(impl):
+    from bench.backends.redis import shared_url
+    from bench.cases import ratelimit as cases
+
+    module = load_or_skip(FAMILY, impl)
+    if not cases._redis_applies(module):
+        raise NotImplementedError(f"{impl} has no Redis storage")
+    shared_url()  # the lab's Redis: started once per asv process, stopped at its exit
+    return module, cases
+
+
+class RedisAcquire:
+    params = (IMPLS,)
+    param_names = ["impl"]
+
+    def setup(self, impl):
+        module, cases = _redis_or_skip(impl)
+        self.limiter = cases._redis_limiter(module, *LOADS["admit"], label="asv")
+
+    def time_acquire(self, impl):
+        """Sequential acquire on one key: one round trip."""
+        self.limiter.acquire("asv")
+
+
+class RedisPing:
+    params = (IMPLS,)
+    param_names = ["impl"]
+
+    def setup(self, impl):
+        module, cases = _redis_or_skip(impl)
+        if not cases._pure_only(module):
+            raise NotImplementedError("PING is measured once, in pure's row")
+        self.client = cases._redis_client()
+
+    def time_ping(self, impl):
+        """PING on the lab's Redis, the floor under RedisAcquire.time_acquire."""
+        self.client.ping()
