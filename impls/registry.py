@@ -15,7 +15,7 @@ from types import ModuleType
 TIERS: tuple[str, ...] = ("pure", "cython", "numba")
 
 #: Families in the order they are run and reported.
-FAMILIES: tuple[str, ...] = ("hashring", "ratelimit")
+FAMILIES: tuple[str, ...] = ("hashring", "ratelimit", "serial")
 
 #: Module name of each tier inside `impls.<family>`.
 _TIER_MODULE = {"pure": "pure", "cython": "_cy", "numba": "nb"}
