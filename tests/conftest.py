@@ -15,6 +15,35 @@ def tier_params(family: str) -> list:
     return params
 
 
+def tier_fixture(family: str):
+    """A family's `tier` fixture: each tier module of `family` in turn (see tier_params)."""
+
+    @pytest.fixture(params=tier_params(family))
+    def tier(request):
+        return registry.load(family, request.param)
+
+    return tier
+
+
+def pure_fixture(family: str):
+    """A family's `pure` fixture: the specification tier."""
+
+    @pytest.fixture
+    def pure():
+        return registry.load(family, "pure")
+
+    return pure
+
+
+def raised_by(fn) -> tuple[type, str] | None:
+    """(exception type, message) that `fn()` raises, or None: what the bad-input tests compare."""
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001 - the exception is what is compared
+        return type(exc), str(exc)
+    return None
+
+
 @pytest.fixture(scope="session")
 def redis_target():
     """The lab's Redis for the whole session (bench.backends.redis.RedisTarget): a private

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import time
 
 import numpy as np
 
@@ -71,6 +72,12 @@ def check_now(now: object) -> float | None:
     if not math.isfinite(x):
         raise ValueError(f"now must be a finite number of seconds, got {now!r}")
     return x
+
+
+def timestamp(now: object) -> float:
+    """check_now(now), with None read from time.monotonic(): the time a call decides at."""
+    checked = check_now(now)
+    return time.monotonic() if checked is None else checked
 
 
 def check_kind(kind: object) -> str:

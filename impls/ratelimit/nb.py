@@ -367,9 +367,6 @@ def _take_existing_int(table, key, kind, cost, now, capacity, rate):
 # ---------------------------------------------------------------------------------------
 # Python side
 # ---------------------------------------------------------------------------------------
-def _clock(now: float | None) -> float:
-    return time.monotonic() if now is None else now
-
 
 class _Bucket:
     _kind: int
@@ -377,7 +374,7 @@ class _Bucket:
     def __init__(self, capacity: float, rate: float, now: float | None = None):
         self._capacity, self._rate, start = checks.bucket_args(capacity, rate, now)
         fresh = self._capacity if self._kind == TOKEN else 0.0
-        self._state = np.array([[fresh, _clock(start)]], dtype=np.float64)
+        self._state = np.array([[fresh, checks.timestamp(start)]], dtype=np.float64)
         self._lock = threading.Lock()
 
     @property
@@ -391,20 +388,20 @@ class _Bucket:
     def acquire(self, cost: float = 1.0, now: float | None = None) -> bool:
         """Admit `cost` at `now` (default time.monotonic()) if the bucket allows it."""
         cost = checks.check_cost(cost)
-        now = _clock(checks.check_now(now))
+        now = checks.timestamp(now)
         with self._lock:
             return _take(self._state, 0, 0, self._kind, cost, now, self._capacity, self._rate)
 
     def tokens(self, now: float | None = None) -> float:
         """What could be acquired at `now` (nothing changes)."""
-        now = _clock(checks.check_now(now))
+        now = checks.timestamp(now)
         with self._lock:
             return _available(self._kind, self._state[0, 0], self._state[0, 1], now, self._capacity, self._rate)
 
     def retry_after(self, cost: float = 1.0, now: float | None = None) -> float:
         """Seconds from `now` until acquire(cost) would be admitted (inf if cost > capacity)."""
         cost = checks.check_cost(cost)
-        now = _clock(checks.check_now(now))
+        now = checks.timestamp(now)
         with self._lock:
             return _wait(self._kind, self._state[0, 0], self._state[0, 1], cost, now, self._capacity, self._rate)
 
@@ -527,7 +524,7 @@ class KeyedLimiter:
         """Admit `cost` for `key` at `now` (default time.monotonic()) if its bucket allows it."""
         key = checks.check_key(key)
         cost = checks.check_cost(cost)
-        now = _clock(checks.check_now(now))
+        now = checks.timestamp(now)
         with self._lock:
             if self._int64(key):
                 taken = _take_existing_int(self._table, key, self._kind, cost, now, self._capacity, self._rate)
@@ -597,7 +594,7 @@ class KeyedLimiter:
     def tokens(self, key, now: float | None = None) -> float:
         """What `key` could acquire at `now` (capacity for a key without a bucket)."""
         key = checks.check_key(key)
-        now = _clock(checks.check_now(now))
+        now = checks.timestamp(now)
         with self._lock:
             state = self._state_of(key)
             if state is None:
@@ -608,7 +605,7 @@ class KeyedLimiter:
         """Seconds from `now` until acquire(key, cost) would be admitted (see pure)."""
         key = checks.check_key(key)
         cost = checks.check_cost(cost)
-        now = _clock(checks.check_now(now))
+        now = checks.timestamp(now)
         with self._lock:
             state = self._state_of(key)
             if state is None:

@@ -199,9 +199,6 @@ class _Leaky:
 _KINDS = {"token": _Token, "leaky": _Leaky}
 
 
-def _clock(now: float | None) -> float:
-    return time.monotonic() if now is None else now
-
 
 # ---------------------------------------------------------------------------------------
 # Single buckets
@@ -211,7 +208,7 @@ class _Bucket:
 
     def __init__(self, capacity: float, rate: float, now: float | None = None):
         self._capacity, self._rate, start = checks.bucket_args(capacity, rate, now)
-        self._state = self._ops.fresh(self._capacity, _clock(start))
+        self._state = self._ops.fresh(self._capacity, checks.timestamp(start))
         self._lock = threading.Lock()
 
     @property
@@ -225,13 +222,13 @@ class _Bucket:
     def acquire(self, cost: float = 1.0, now: float | None = None) -> bool:
         """Admit `cost` at `now` (default time.monotonic()) if the bucket allows it."""
         cost = checks.check_cost(cost)
-        now = _clock(checks.check_now(now))
+        now = checks.timestamp(now)
         with self._lock:
             return self._ops.take(self._state, cost, now, self._capacity, self._rate)
 
     def tokens(self, now: float | None = None) -> float:
         """What could be acquired at `now` (nothing changes)."""
-        now = _clock(checks.check_now(now))
+        now = checks.timestamp(now)
         with self._lock:
             return self._ops.available(self._state, now, self._capacity, self._rate)
 
@@ -240,7 +237,7 @@ class _Bucket:
         cost > capacity). An acquire at exactly now + retry_after is admitted, unless
         another acquire came first."""
         cost = checks.check_cost(cost)
-        now = _clock(checks.check_now(now))
+        now = checks.timestamp(now)
         with self._lock:
             return self._ops.wait(self._state, cost, now, self._capacity, self._rate)
 
@@ -332,7 +329,7 @@ class KeyedLimiter:
         """Admit `cost` for `key` at `now` (default time.monotonic()) if its bucket allows it."""
         key = checks.check_key(key)
         cost = checks.check_cost(cost)
-        now = _clock(checks.check_now(now))
+        now = checks.timestamp(now)
         with self._lock:
             return self._acquire(key, cost, now)
 
@@ -359,7 +356,7 @@ class KeyedLimiter:
     def tokens(self, key, now: float | None = None) -> float:
         """What `key` could acquire at `now` (capacity for a key without a bucket)."""
         key = checks.check_key(key)
-        now = _clock(checks.check_now(now))
+        now = checks.timestamp(now)
         with self._lock:
             state = self._buckets.get(key)
             if state is None:
@@ -372,7 +369,7 @@ class KeyedLimiter:
         Ignores max_keys: a new key's wait is 0.0 even when the limiter is full."""
         key = checks.check_key(key)
         cost = checks.check_cost(cost)
-        now = _clock(checks.check_now(now))
+        now = checks.timestamp(now)
         with self._lock:
             state = self._buckets.get(key)
             if state is None:

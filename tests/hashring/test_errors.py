@@ -4,14 +4,7 @@ import numpy as np
 import pytest
 
 from impls import registry
-
-
-def _outcome(fn):
-    try:
-        fn()
-    except Exception as exc:  # noqa: BLE001 - the exception is what is compared
-        return type(exc), str(exc)
-    return None
+from tests.conftest import raised_by
 
 
 BAD_CALLS = {
@@ -81,15 +74,15 @@ EXPECTED_TYPE = {
 
 @pytest.mark.parametrize("case", sorted(BAD_CALLS))
 def test_pure_raises_the_documented_type(case, pure):
-    outcome = _outcome(lambda: BAD_CALLS[case](pure))
+    outcome = raised_by(lambda: BAD_CALLS[case](pure))
     assert outcome is not None, f"{case}: no error"
     assert outcome[0] is EXPECTED_TYPE[case], outcome
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CALLS))
 def test_every_tier_raises_what_pure_raises(case, tier, pure):
-    expected = _outcome(lambda: BAD_CALLS[case](pure))
-    got = _outcome(lambda: BAD_CALLS[case](tier))
+    expected = raised_by(lambda: BAD_CALLS[case](pure))
+    got = raised_by(lambda: BAD_CALLS[case](tier))
     assert got is not None, f"{case}: no error"
     assert got[0] is expected[0]
     if got[0] is not UnicodeEncodeError:  # codec messages name the codec's position only

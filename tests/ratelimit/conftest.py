@@ -1,18 +1,11 @@
 import pytest
 
 from impls import registry
-from tests.conftest import tier_params
+from tests.conftest import pure_fixture, tier_fixture
 
 
-@pytest.fixture(params=tier_params("ratelimit"))
-def tier(request):
-    """Each rate-limiter tier module in turn."""
-    return registry.load("ratelimit", request.param)
-
-
-@pytest.fixture
-def pure():
-    return registry.load("ratelimit", "pure")
+tier = tier_fixture("ratelimit")
+pure = pure_fixture("ratelimit")
 
 
 @pytest.fixture

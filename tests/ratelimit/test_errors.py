@@ -5,15 +5,9 @@ import math
 import numpy as np
 import pytest
 
+from tests.conftest import raised_by
+
 NAN, INF = math.nan, math.inf
-
-
-def _outcome(fn):
-    try:
-        fn()
-    except Exception as exc:  # noqa: BLE001 - the exception is what is compared
-        return type(exc), str(exc)
-    return None
 
 
 def _keyed(m, **kw):
@@ -90,7 +84,7 @@ BAD_CALLS = {
 @pytest.mark.parametrize("case", sorted(BAD_CALLS))
 def test_pure_raises_the_documented_type(case, pure):
     expected_type, call = BAD_CALLS[case]
-    outcome = _outcome(lambda: call(pure))
+    outcome = raised_by(lambda: call(pure))
     assert outcome is not None, f"{case}: no error"
     assert outcome[0] is expected_type, outcome
 
@@ -98,7 +92,7 @@ def test_pure_raises_the_documented_type(case, pure):
 @pytest.mark.parametrize("case", sorted(BAD_CALLS))
 def test_every_tier_raises_what_pure_raises(case, tier, pure):
     call = BAD_CALLS[case][1]
-    assert _outcome(lambda: call(tier)) == _outcome(lambda: call(pure))
+    assert raised_by(lambda: call(tier)) == raised_by(lambda: call(pure))
 
 
 def test_messages_name_the_argument(pure):

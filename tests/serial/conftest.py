@@ -10,18 +10,11 @@ from hypothesis import strategies as st
 from impls import registry
 from impls.serial import checks
 from impls.serial.checks import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, UINT32_MAX
-from tests.conftest import tier_params
+from tests.conftest import pure_fixture, tier_fixture
 
 
-@pytest.fixture(params=tier_params("serial"))
-def tier(request):
-    """Each serial tier module in turn."""
-    return registry.load("serial", request.param)
-
-
-@pytest.fixture
-def pure():
-    return registry.load("serial", "pure")
+tier = tier_fixture("serial")
+pure = pure_fixture("serial")
 
 
 def all_tiers() -> list:
