@@ -63,7 +63,7 @@ def _measure_timed(timed: Timed, budget: Budget) -> Timing:
     if timed.undo is not None:
         timed.fn(timed.args[0])  # warm-up call, then put things back
         timed.undo()
-        return time_each(timed.fn, timed.args[0], timed.undo, budget)
+        return time_each(timed.fn, timed.args[0], timed.undo, budget, timed.items_per_call)
     for a in timed.args[: max(1, min(len(timed.args), 100))]:
         timed.fn(*a) if timed.spread else timed.fn(a)  # warm-up pass over (part of) the inputs
     return time_calls(timed.fn, timed.args, timed.items_per_call, budget, spread=timed.spread)
@@ -127,14 +127,14 @@ def _run_memory(case: Case, impls: list[str], quick: bool, progress: Progress, o
         progress.step(_label(case, impl, varying or grid[0]), f"peak {peaks}")
 
 
-def _startup(family: str, impls: list[str], progress: Progress, out: Outcome) -> None:
+def _startup(family: str, impls: list[str], quick: bool, progress: Progress, out: Outcome) -> None:
     """Start-up (import + compile) of each tier as its own figure, then warm every implementation
     in this process so that no compile or first-call cost lands in a timed figure."""
     for impl in impls:
         module = lineup.load(family, impl)
         if not lineup.is_peer(impl):
             try:
-                records = startup.measure(family, impl)
+                records = startup.measure(family, impl, cold=not quick)
             except RuntimeError as exc:
                 out.failures.append(str(exc))
                 records = []
@@ -190,7 +190,7 @@ def run(families: list[str] | None = None, wanted: list[str] | None = None, quic
     out.loop_overhead_ns = loop_overhead_ns(budget)
     for family in families:
         impls = selections[family]
-        _startup(family, impls, progress, out)
+        _startup(family, impls, quick, progress, out)
         for case in _selected_cases(family, case_names):
             if case.kind == "memory":
                 _run_memory(case, impls, quick, progress, out, flamegraphs)

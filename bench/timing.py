@@ -86,17 +86,18 @@ def time_calls(fn: Callable, args: Sequence, items_per_call: int, budget: Budget
     return Timing.of(samples)
 
 
-def time_each(fn: Callable, arg: object, undo: Callable[[], object], budget: Budget) -> Timing:
-    """Time single calls of `fn(arg)` that change state; `undo()` restores it, untimed."""
+def time_each(fn: Callable, arg: object, undo: Callable[[], object], budget: Budget, items_per_call: int = 1) -> Timing:
+    """Time single calls of `fn(arg)` that change state; `undo()` restores it, untimed.
+    Result in ns per item (items_per_call per call)."""
 
     def one_call() -> float:
         start = time.perf_counter_ns()
         fn(arg)
         elapsed = time.perf_counter_ns() - start
         undo()
-        return float(elapsed)
+        return float(elapsed) / items_per_call
 
-    first = _gc_off(one_call) / 1e9
+    first = _gc_off(one_call) * items_per_call / 1e9
     # One call a sample: allow more samples than a looped timing, since each is noisier.
     repeats = _repeats_for(budget, first) * 2
     return Timing.of([_gc_off(one_call) for _ in range(repeats)])
