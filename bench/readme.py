@@ -13,7 +13,7 @@ END = "<!-- results:end -->"
 
 def render(doc: dict) -> str:
     parts = [BEGIN, "", summary.provenance(doc), "", summary.markdown(doc)]
-    checked = targets.markdown(doc, sorted({r["family"] for r in doc["results"]}))
+    checked = targets.markdown(doc)
     if checked:
         parts += ["### Targets", "", "Each checked on the figures above (`TARGETS` in bench/cases/<family>.py).", "",
                   checked, ""]

@@ -72,6 +72,16 @@ def record_key(record: dict) -> tuple:
     return record["family"], record["case"], record["impl"], params, record["metric"]
 
 
+def cells(doc: dict) -> dict[str, dict[tuple, dict[str, dict]]]:
+    """family -> (case, params as canonical JSON, metric) -> impl -> record: the figures that
+    sit side by side in one row, in the order they were first measured."""
+    grouped: dict[str, dict[tuple, dict[str, dict]]] = {}
+    for r in doc["results"]:
+        row = (r["case"], json.dumps(r["params"], sort_keys=True), r["metric"])
+        grouped.setdefault(r["family"], {}).setdefault(row, {})[r["impl"]] = r
+    return grouped
+
+
 def merge(old: dict, new: dict) -> dict:
     """`new` with the figures of `old` that `new` did not measure again (e.g. `bench mem` after `run`)."""
     fresh = {record_key(r) for r in new["results"]}

@@ -6,13 +6,8 @@ best peer measured in the same run (a ratio is what survives a noisy shared mach
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
-
-from bench import lineup, targets
+from bench import lineup, results, targets
 from bench.cases import cases
-
-ORDER_METRICS = ("time", "peak_memory", "retained_memory")
 
 
 def _fmt_time(ns: float, unit: str) -> str:
@@ -63,20 +58,17 @@ def _versus_by_case(family: str) -> dict[str, tuple[str, ...]]:
 
 def rows(doc: dict, families: list[str] | None = None) -> list[tuple[str, list[str], list[list[str]]]]:
     """(family, header, rows) per family."""
-    grouped: dict[str, dict[tuple, dict[str, dict]]] = defaultdict(lambda: defaultdict(dict))
-    for r in doc["results"]:
-        if families and r["family"] not in families:
-            continue
-        key = (r["case"], json.dumps(r["params"]), r["metric"])
-        grouped[r["family"]][key][r["impl"]] = r
     tables = []
-    for family, cells in grouped.items():
+    for family, cells in results.cells(doc).items():
+        if families and family not in families:
+            continue
         impls = _impl_order({i for by_impl in cells.values() for i in by_impl}, family)
         versus = _versus_by_case(family)
         header = ["case", "params", "metric"] + impls + ["best tier vs best peer"]
         body = []
-        for (case, params_json, metric), by_impl in cells.items():
-            line = [case, _params_text(json.loads(params_json)), metric if metric != "time" else "time"]
+        for (case, _, metric), by_impl in cells.items():
+            params = next(iter(by_impl.values()))["params"]  # as measured, in the case's own order
+            line = [case, _params_text(params), metric]
             pure = by_impl.get("pure")
             for impl in impls:
                 r = by_impl.get(impl)
@@ -135,7 +127,7 @@ def document(doc: dict, extra: str = "") -> str:
         lines.append(f"- skipped {s['family']}/{s['impl']}: {s['reason']}")
     lines.append("")
     lines.append(markdown(doc))
-    checked = targets.markdown(doc, sorted({r["family"] for r in doc["results"]}))
+    checked = targets.markdown(doc)
     if checked:
         lines += ["## Targets", "", checked, ""]
     return "\n".join(lines)

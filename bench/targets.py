@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections import defaultdict
 from dataclasses import dataclass, field
 
-from bench import lineup, summary
+from bench import lineup, results, summary
 
 COMPILED = ("cython", "numba")
 
@@ -56,11 +55,7 @@ def _pick(target: Target, by_impl: dict[str, dict]) -> dict | None:
 
 def evaluate(doc: dict, family: str) -> list[Verdict]:
     """A verdict per target and matching parameter set present in `doc`."""
-    cells: dict[tuple, dict[str, dict]] = defaultdict(dict)
-    for r in doc["results"]:
-        if r["family"] == family:
-            cells[(r["case"], json.dumps(r["params"], sort_keys=True), r["metric"])][r["impl"]] = r
-    cells = dict(cells)
+    cells = results.cells(doc).get(family, {})
     verdicts = []
     for target in family_targets(family):
         for (case, params_json, metric), by_impl in cells.items():
@@ -91,9 +86,10 @@ def evaluate(doc: dict, family: str) -> list[Verdict]:
     return verdicts
 
 
-def markdown(doc: dict, families: list[str]) -> str:
+def markdown(doc: dict) -> str:
+    """The verdicts of every family in `doc`, as a table ("" if no target applies)."""
     lines = ["| target | params | measured (same run) | met |", "|---|---|---|---|"]
-    for family in families:
+    for family in sorted(results.cells(doc)):
         for v in evaluate(doc, family):
             params = " ".join(f"{k}={v2}" for k, v2 in v.params.items() if k != "vnodes")
             lines.append(f"| {family}: {v.target.text} | {params} | {v.measured} | {'yes' if v.met else '**no**'} |")
