@@ -14,8 +14,9 @@ Decoders trust nothing: every read is checked against the end of its message fir
 size is made, and the first problem raises DecodeError through `errors.decode_error`, with
 the same code, offset and message as the pure tier.
 
-The protobuf half is in serial_proto.pxi, the msgpack half in serial_pack.pxi and
-serial_unpack.pxi (.pxi: textual includes, so all of it is one extension module).
+The protobuf half is in serial_proto_encode.pxi and serial_proto_decode.pxi, the msgpack half
+in serial_msgpack_pack.pxi and serial_msgpack_unpack.pxi (.pxi: textual includes, so all of it
+is one extension module).
 """
 
 from cpython.object cimport PyObject
@@ -230,9 +231,10 @@ cdef inline const char* _plain_utf8(PyObject* v, Py_ssize_t* size) noexcept:
     return data
 
 
-include "serial_proto.pxi"
-include "serial_pack.pxi"
-include "serial_unpack.pxi"
+include "serial_proto_encode.pxi"
+include "serial_proto_decode.pxi"
+include "serial_msgpack_pack.pxi"
+include "serial_msgpack_unpack.pxi"
 
 
 def warmup():

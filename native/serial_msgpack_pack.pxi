@@ -1,6 +1,6 @@
 # The msgpack half of impls.serial._cy (included by serial.pyx), packing: pack_order, straight
 # from dicts to msgpack bytes, and what unpacking shares (error codes, field indexes). The rules
-# are pure_msgpack.py's; unpacking is in serial_unpack.pxi.
+# are pure_msgpack.py's; unpacking is in serial_msgpack_unpack.pxi.
 
 cdef int E_MP_TRUNCATED = errors.MP_TRUNCATED, E_MP_NOT_MAP = errors.MP_NOT_MAP
 cdef int E_MP_KEY_NOT_STR = errors.MP_KEY_NOT_STR, E_MP_UNKNOWN_KEY = errors.MP_UNKNOWN_KEY
