@@ -9,7 +9,7 @@ def tier_params(family: str) -> list:
     """One pytest param per tier; an unavailable tier is a skip that names its reason."""
     params = []
     unavailable = registry.unavailable(family)
-    for tier in registry.TIERS:
+    for tier in registry.tiers(family):
         marks = [pytest.mark.skip(reason=f"{tier} unavailable: {unavailable[tier]}")] if tier in unavailable else []
         params.append(pytest.param(tier, id=tier, marks=marks))
     return params
