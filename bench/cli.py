@@ -8,7 +8,7 @@ from pathlib import Path
 
 from impls import registry
 
-from bench import harness, lineup, memory, profiling, readme, results, summary
+from bench import harness, lineup, profiling, readme, results, summary
 from bench.cases import cases
 
 DEFAULT_OUT = results.DEFAULT_OUT
@@ -25,8 +25,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--family", action="append", metavar="F",
                    help=f"a family to measure (repeatable); default all: {', '.join(registry.families())}")
     p.add_argument("--impl", action="append", metavar="I",
-                   help="an implementation to measure (repeatable): a tier (pure, cython, numba) or "
-                        "peer:<library>; default all available. pure always runs as the reference.")
+                   help="an implementation to measure (repeatable): a tier (pure, cython, numba), a backend "
+                        "(redis) or peer:<library>; default all available. The reference (pure's output) "
+                        "is computed whether or not pure is measured.")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
 
 
@@ -55,16 +56,11 @@ def cmd_run(args, parser) -> int:
 
 
 def cmd_mem(args, parser) -> int:
-    outcome = harness.Outcome()
-    for family in _families(parser, args.family):
-        impls, outcome.skipped = harness.select_impls(family, args.impl)
-        for case in (c for c in cases(family) if c.kind == "memory"):
-            for impl in impls:
-                if not case.applies(lineup.load(family, impl)):
-                    continue
-                print(f"memray: {family} {case.name} {impl}", file=sys.stderr)
-                outcome.records += memory.measure(family, impl, case.name, case.grid(args.quick),
-                                                  flamegraph_dir=args.out / "memray")
+    try:
+        outcome = harness.run(_families(parser, args.family), args.impl, quick=args.quick, kinds=("memory",),
+                              with_startup=False, flamegraphs=args.out / "memray")
+    except ValueError as exc:
+        parser.error(str(exc))
     print(f"flamegraphs in {args.out / 'memray'}", file=sys.stderr)
     return _finish(outcome, args.out, merge_existing=True)
 
@@ -73,8 +69,9 @@ def cmd_profile(args, parser) -> int:
     for family in _families(parser, args.family):
         impls, _ = harness.select_impls(family, args.impl)
         for impl in impls:
-            path = profiling.profile(family, impl, args.out / "profiles", quick=args.quick)
-            print(f"{family} {impl}: {path}")
+            path = profiling.profile(impl, args.out / "profiles", quick=args.quick)
+            if path is not None:
+                print(f"{family} {impl.name}: {path}")
     return 0
 
 
@@ -87,11 +84,14 @@ def cmd_readme(args, parser) -> int:
 def cmd_list(args, parser) -> int:
     for family in _families(parser, args.family):
         print(f"{family}")
-        print(f"  implementations: {', '.join(lineup.available(family))}")
+        for role in lineup.ROLES:
+            names = [i.name for i in lineup.available(family) if i.role == role]
+            if names:
+                print(f"  {role}s: {', '.join(names)}")
         for tier, reason in lineup.unavailable(family).items():
             print(f"  unavailable: {tier}: {reason}")
         for case in cases(family):
-            print(f"  case {case.name:<12} {case.kind:<8} {case.doc}")
+            print(f"  case {case.name:<20} {case.kind:<8} {case.doc}")
     return 0
 
 

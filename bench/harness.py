@@ -1,29 +1,43 @@
-"""The harness behind `python -m bench run`: every (family, case, params, impl) cell is set up,
-checked against `pure`, warmed up and timed (or measured), and becomes a results.json record.
+"""The harness behind `python -m bench run` and `mem`: every (family, case, params, impl) cell
+is set up, checked, measured and torn down, and becomes results.json records.
 
 Order of work in a cell, and why:
-1. `pure` prepares the reference output (pure is the specification);
-2. each implementation prepares its own, which must equal pure's exactly (peers, whose
-   placement differs by design, get the case's plausibility check) -- nothing wrong is timed;
-3. one untimed pass warms caches; start-up (import, Numba compilation) was measured before,
-   in fresh subprocesses, as its own figure (bench.startup);
-4. repeats are timed (bench.timing) and summarised as median, quartiles and count.
+1. the case's reference is computed once per parameter set (by default from the spec tier,
+   pure), separately from any implementation's measurement -- pure is the specification, not
+   a column that has to be measured for the others to be checked;
+2. each implementation's measurement is set up (`measuring`: a context manager that always
+   tears down, on failure and Ctrl-C too) and its output checked: against the reference, by
+   the case's invariant, or (peers) by the case's plausibility check -- nothing wrong is timed;
+3. the measurement warms up and measures; start-up (import, Numba compilation) was measured
+   before, in fresh subprocesses, as its own figure (bench.startup);
+4. its figures become records carrying their direction (`better`), quartiles, distributions
+   and CPU time where the measurement gives them.
+
+A cell that fails (a wrong output, an exception) is reported and the run goes on; Ctrl-C stops
+the run after the current cell's teardown. Shared servers (the lab's Redis) live for the run
+and are stopped when it ends (bench.backends.shared_servers).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import sys
 import time
-from collections.abc import Iterable
+import traceback
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
 
 from impls import registry
 
 from bench import lineup, memory, startup
-from bench.cases import Case, Timed, cases
-from bench.timing import FULL, QUICK, Budget, Timing, loop_overhead_ns, time_calls, time_each
+from bench.backends import shared_servers
+from bench.cases import Case, cases
+from bench.cases.base import FROM_SPEC, NO_REFERENCE
+from bench.lineup import Impl
+from bench.measurement import Figure, Measurement, Timed
+from bench.timing import FULL, QUICK, Budget, loop_overhead_ns
 
 
 @dataclass
@@ -32,6 +46,10 @@ class Outcome:
     skipped: list[dict] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     loop_overhead_ns: float = 0.0
+
+
+class CheckFailed(AssertionError):
+    """An implementation's output failed its check: it is not measured."""
 
 
 class Progress:
@@ -50,133 +68,168 @@ class Progress:
 
 
 def _label(case: Case, impl: str, params: dict) -> str:
-    shown = " ".join(f"{k}={v}" for k, v in params.items() if k != "vnodes")
+    shown = " ".join(f"{k}={v}" for k, v in params.items())
     return f"{case.family} {case.name:<12} {impl:<15} {shown}"
 
 
-def _time_record(case: Case, impl: str, params: dict, timing: Timing) -> dict:
-    return {"family": case.family, "case": case.name, "impl": impl, "params": params, "metric": "time",
-            "unit": case.unit, "value": timing.median, "q1": timing.q1, "q3": timing.q3, "n": timing.n}
+def record(case: Case, impl: Impl, params: dict, figure: Figure) -> dict:
+    """A results.json record (schema 2) of one figure."""
+    return {"family": case.family, "case": case.name, "impl": impl.name, "role": impl.role, "params": params,
+            **figure.fields()}
 
 
-def _measure_timed(timed: Timed, budget: Budget) -> Timing:
-    if timed.undo is not None:
-        timed.fn(timed.args[0])  # warm-up call, then put things back
-        timed.undo()
-        return time_each(timed.fn, timed.args[0], timed.undo, budget, timed.items_per_call)
-    for a in timed.args[: max(1, min(len(timed.args), 100))]:
-        timed.fn(*a) if timed.spread else timed.fn(a)  # warm-up pass over (part of) the inputs
-    return time_calls(timed.fn, timed.args, timed.items_per_call, budget, spread=timed.spread)
+# --- one cell ------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def measuring(case: Case, impl: Impl, params: dict) -> Iterator[Measurement]:
+    """The case's measurement of `impl` at `params`, set up; whatever it (or the case's
+    generator) set up is torn down when the block is left, however it is left."""
+    with contextlib.ExitStack() as stack:
+        prepared = case.prepare(impl, params)
+        if not isinstance(prepared, Measurement):  # a generator that sets up and yields one
+            prepared = stack.enter_context(prepared)
+        if isinstance(prepared, Timed) and prepared.unit is None:
+            prepared.unit = case.unit
+        yield stack.enter_context(prepared)
 
 
-def check_output(case: Case, impl: str, params: dict, output, reference) -> str | None:
-    """None if `output` is acceptable; else what is wrong. `reference` is pure's output, or
-    None where the case has none (a peer-only case)."""
-    if lineup.is_peer(impl):
-        return case.peer_check(output, params)
-    if reference is None:
-        return f"{case.family}/{case.name}: pure gives no reference to check {impl} against"
-    if output != reference:
-        return f"{case.family}/{case.name} {impl} {params}: output differs from pure"
-    return None
+def reference_for(case: Case, params: dict):
+    """The case's reference output at `params`: the spec tier's by default (set up and torn
+    down for this alone), or what the case computes; NO_REFERENCE where the case has none."""
+    if case.reference is None:
+        return NO_REFERENCE
+    if case.reference is not FROM_SPEC:
+        return case.reference(params)
+    with measuring(case, lineup.spec(case.family), params) as reference:
+        return reference.output()
 
 
-def _run_case(case: Case, impls: list[str], params: dict, budget: Budget, progress: Progress, out: Outcome) -> None:
-    # pure's output is the reference even where pure itself is not measured (e.g. the Numba-only
-    # columnar cases compare with pure's bytes); a case with no reference prepares None for pure.
-    prepared_pure = case.prepare(lineup.load(case.family, "pure"), params)
-    reference = prepared_pure.output() if case.kind == "time" and prepared_pure is not None else prepared_pure
-    del prepared_pure
-    for impl in _applicable(case, impls):
-        prepared = case.prepare(lineup.load(case.family, impl), params)
-        output = prepared.output() if case.kind == "time" else prepared
-        problem = check_output(case, impl, params, output, reference)
+@contextlib.contextmanager
+def checked(case: Case, impl: Impl, params: dict, reference=NO_REFERENCE) -> Iterator[Measurement]:
+    """`measuring`, after the output has passed its check (CheckFailed otherwise)."""
+    with measuring(case, impl, params) as measurement:
+        if case.needs_reference(impl) and reference is NO_REFERENCE:
+            reference = reference_for(case, params)
+        problem = case.check(impl, params, measurement.output(), reference)
         if problem:
-            out.failures.append(problem)
-            progress.step(_label(case, impl, params), "FAILED check, not timed")
-            continue
-        if case.kind == "time":
-            timing = _measure_timed(prepared, budget)
-            out.records.append(_time_record(case, impl, params, timing))
-            progress.step(_label(case, impl, params), f"{timing.median:,.1f} {case.unit}")
-        else:
-            for figure in prepared:
-                out.records.append({"family": case.family, "case": case.name, "impl": impl, "params": params,
-                                    "metric": figure.metric, "unit": figure.unit, "value": figure.value})
-            progress.step(_label(case, impl, params), ", ".join(f"{f.metric}={f.value:.4g}" for f in prepared))
-        del prepared, output
+            raise CheckFailed(problem)
+        yield measurement
+
+
+class _LazyReference:
+    """A case's reference at one parameter set, computed on first need (peers need none)."""
+
+    def __init__(self, case: Case, params: dict):
+        self.case, self.params, self.value = case, params, None
+
+    def get(self):
+        if self.value is None:
+            self.value = (reference_for(self.case, self.params),)
+        return self.value[0]
+
+
+def _shown(figures: list[Figure]) -> str:
+    from bench.formatting import fmt_figure
+
+    return ", ".join(fmt_figure(f) for f in figures)
+
+
+def _run_cell(case: Case, impl: Impl, params: dict, reference: _LazyReference, budget: Budget, progress: Progress,
+              out: Outcome) -> None:
+    label = _label(case, impl.name, params)
+    try:
+        ref = reference.get() if case.needs_reference(impl) else NO_REFERENCE
+        with checked(case, impl, params, ref) as measurement:
+            figures = measurement.measure(budget)
+    except CheckFailed as exc:
+        out.failures.append(str(exc))
+        progress.step(label, "FAILED check, not measured")
+        return
+    except Exception as exc:  # noqa: BLE001 - one broken cell must not end a long run
+        out.failures.append(f"{case.family}/{case.name} {impl.name} {params}: "
+                            f"{''.join(traceback.format_exception_only(exc)).strip()}")
+        progress.step(label, f"FAILED: {type(exc).__name__}")
+        return
+    finally:
         gc.collect()
+    out.records += [record(case, impl, params, f) for f in figures]
+    progress.step(label, _shown(figures))
 
 
-def _applicable(case: Case, impls: list[str]) -> list[str]:
-    return [impl for impl in impls if case.applies(lineup.load(case.family, impl))]
-
-
-def _run_memory(case: Case, impls: list[str], quick: bool, progress: Progress, out: Outcome, flamegraphs) -> None:
+def _run_memory(case: Case, impls: list[Impl], quick: bool, progress: Progress, out: Outcome, flamegraphs) -> None:
     grid = case.grid(quick)
-    for impl in _applicable(case, impls):
+    varying = {k: "/".join(str(p[k]) for p in grid) for k in grid[0] if len({str(p.get(k)) for p in grid}) > 1}
+    for impl in applicable(case, impls):
+        label = _label(case, impl.name, varying or grid[0])
         try:
-            records = memory.measure(case.family, impl, case.name, grid, flamegraph_dir=flamegraphs)
+            records = memory.measure(impl, case, grid, flamegraph_dir=flamegraphs)
         except RuntimeError as exc:
             out.failures.append(str(exc))
-            progress.step(_label(case, impl, {}), "FAILED")
+            progress.step(label, "FAILED")
             continue
         out.records.extend(records)
         peaks = ", ".join(f"{r['value'] / 1e6:.2f} MB" for r in records if r["metric"] == "peak_memory")
-        varying = {k: "/".join(str(p[k]) for p in grid) for k in grid[0] if len({str(p.get(k)) for p in grid}) > 1}
-        progress.step(_label(case, impl, varying or grid[0]), f"peak {peaks}")
+        progress.step(label, f"peak {peaks}")
 
 
-def _startup(family: str, impls: list[str], quick: bool, progress: Progress, out: Outcome) -> None:
+def _startup(impls: list[Impl], quick: bool, progress: Progress, out: Outcome) -> None:
     """Start-up (import + compile) of each tier as its own figure, then warm every implementation
     in this process so that no compile or first-call cost lands in a timed figure."""
     for impl in impls:
-        module = lineup.load(family, impl)
-        if not lineup.is_peer(impl):
+        if impl.is_tier:
             try:
-                records = startup.measure(family, impl, cold=not quick)
+                records = startup.measure(impl, cold=not quick)
             except RuntimeError as exc:
                 out.failures.append(str(exc))
                 records = []
             out.records.extend(records)
             shown = ", ".join(f"{r['metric'].removesuffix('_time')} {r['value']:.2f} s" for r in records)
         else:
-            shown = "(peer: not measured)"
-        module.warmup()
-        progress.step(f"{family} {'startup':<12} {impl:<15}", shown)
+            shown = f"({impl.role}: not measured)"
+        impl.warmup()
+        progress.step(f"{impl.family} {'startup':<12} {impl.name:<15}", shown)
 
 
-def select_impls(family: str, wanted: Iterable[str] | None) -> tuple[list[str], list[dict]]:
+# --- the plan ------------------------------------------------------------------------------------
+
+def applicable(case: Case, impls: list[Impl]) -> list[Impl]:
+    return [impl for impl in impls if case.applies(impl)]
+
+
+def select_impls(family: str, wanted: Iterable[str] | None) -> tuple[list[Impl], list[dict]]:
     """(implementations to run, skipped with reasons) for a family and an --impl filter."""
-    known = lineup.all_impls(family)
+    known = lineup.all_names(family)
     available = lineup.available(family)
-    skipped = [{"family": family, "impl": t, "reason": r} for t, r in lineup.unavailable(family).items()]
+    skipped = [{"family": family, "impl": name, "reason": reason}
+               for name, reason in lineup.unavailable(family).items()]
     if wanted:
         unknown = [w for w in wanted if w not in known]
         if unknown:
             raise ValueError(f"unknown implementation(s) {unknown} for {family}; known: {known}")
-        available = [i for i in available if i in wanted]
+        available = [i for i in available if i.name in wanted]
     return available, skipped
 
 
-def _selected_cases(family: str, case_names: list[str] | None) -> list[Case]:
-    return [c for c in cases(family) if not case_names or c.name in case_names]
+def selected_cases(family: str, case_names: list[str] | None = None, kinds: Iterable[str] | None = None) -> list[Case]:
+    return [c for c in cases(family) if (not case_names or c.name in case_names) and (not kinds or c.kind in kinds)]
 
 
-def plan_size(families: list[str], selections: dict[str, list[str]], quick: bool,
-              case_names: list[str] | None = None) -> int:
+def plan_size(selections: dict[str, list[Impl]], quick: bool, case_names: list[str] | None = None,
+              kinds: Iterable[str] | None = None, with_startup: bool = True) -> int:
     """Number of progress steps: one per warm-up, memory implementation and timed/figure cell."""
     total = 0
-    for family in families:
-        impls = selections[family]
-        total += len(impls)
-        for case in _selected_cases(family, case_names):
-            total += len(_applicable(case, impls)) * (1 if case.kind == "memory" else len(case.grid(quick)))
+    for family, impls in selections.items():
+        total += len(impls) if with_startup else 0
+        for case in selected_cases(family, case_names, kinds):
+            total += len(applicable(case, impls)) * (1 if case.kind == "memory" else len(case.grid(quick)))
     return total
 
 
 def run(families: list[str] | None = None, wanted: list[str] | None = None, quick: bool = False,
-        flamegraphs=None, case_names: list[str] | None = None, stream: TextIO = sys.stderr) -> Outcome:
+        flamegraphs=None, case_names: list[str] | None = None, kinds: Iterable[str] | None = None,
+        with_startup: bool = True, stream: TextIO = sys.stderr) -> Outcome:
+    """Measure every selected cell. `kinds` narrows to "time", "figures" and/or "memory"
+    (`bench mem` runs the memory cases alone); `with_startup` adds the start-up figures."""
     families = families or registry.families()
     budget = QUICK if quick else FULL
     out = Outcome()
@@ -186,16 +239,21 @@ def run(families: list[str] | None = None, wanted: list[str] | None = None, quic
         out.skipped += skipped
         for s in skipped:
             stream.write(f"skipping {family}/{s['impl']}: {s['reason']}\n")
-    progress = Progress(plan_size(families, selections, quick, case_names), stream)
+    progress = Progress(plan_size(selections, quick, case_names, kinds, with_startup), stream)
     out.loop_overhead_ns = loop_overhead_ns(budget)
-    for family in families:
-        impls = selections[family]
-        _startup(family, impls, quick, progress, out)
-        for case in _selected_cases(family, case_names):
-            if case.kind == "memory":
-                _run_memory(case, impls, quick, progress, out, flamegraphs)
-                continue
-            for params in case.grid(quick):
-                _run_case(case, impls, params, budget, progress, out)
+    with shared_servers():
+        for family, impls in selections.items():
+            if with_startup:
+                _startup(impls, quick, progress, out)
+            else:
+                for impl in impls:
+                    impl.warmup()
+            for case in selected_cases(family, case_names, kinds):
+                if case.kind == "memory":
+                    _run_memory(case, impls, quick, progress, out, flamegraphs)
+                    continue
+                for params in case.grid(quick):
+                    reference = _LazyReference(case, params)
+                    for impl in applicable(case, impls):
+                        _run_cell(case, impl, params, reference, budget, progress, out)
     return out
-

@@ -20,7 +20,8 @@ import tempfile
 from pathlib import Path
 
 from bench import lineup
-from bench.cases import cases
+from bench.cases import Case, cases
+from bench.measurement import LOWER
 
 
 def _capture_path(directory: Path, case: str, index: int) -> Path:
@@ -31,16 +32,18 @@ def run_child(family: str, impl_name: str, case_name: str, grid: list[dict], dir
     """In the subprocess: one memray capture per parameter set."""
     import memray
 
-    impl = lineup.load(family, impl_name)
+    from bench.harness import measuring
+
+    impl = lineup.get(family, impl_name)
     impl.warmup()
     case = next(c for c in cases(family) if c.name == case_name)
     for index, params in enumerate(grid):
-        probe = case.prepare(impl, params)
-        path = _capture_path(directory, case_name, index)
-        path.unlink(missing_ok=True)
-        with memray.Tracker(path, trace_python_allocators=True):
-            kept = probe.build()
-        del kept
+        with measuring(case, impl, params) as probe:
+            path = _capture_path(directory, case_name, index)
+            path.unlink(missing_ok=True)
+            with memray.Tracker(path, trace_python_allocators=True):
+                kept = probe.build()
+            del kept
 
 
 def _figures(path: Path) -> tuple[int, int]:
@@ -57,25 +60,28 @@ def _flamegraph(capture: Path, html: Path) -> None:
                    check=True, capture_output=True)
 
 
-def measure(family: str, impl: str, case_name: str, grid: list[dict], flamegraph_dir: Path | None = None) -> list[dict]:
+def measure(impl: lineup.Impl, case: Case, grid: list[dict], flamegraph_dir: Path | None = None) -> list[dict]:
     """Peak and retained bytes for each parameter set, as results.json records."""
+    family, case_name = impl.family, case.name
     with tempfile.TemporaryDirectory(prefix="lab-memray-") as tmp:
         directory = Path(tmp)
-        cmd = [sys.executable, "-m", "bench.memory", "--family", family, "--impl", impl, "--case", case_name,
+        cmd = [sys.executable, "-m", "bench.memory", "--family", family, "--impl", impl.name, "--case", case_name,
                "--grid", json.dumps(grid), "--dir", str(directory)]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
-            raise RuntimeError(f"memory child for {family}/{impl} failed:\n{done.stderr[-2000:]}")
+            raise RuntimeError(f"memory child for {family}/{impl.name} failed:\n{done.stderr[-2000:]}")
         records = []
         for index, params in enumerate(grid):
             capture = _capture_path(directory, case_name, index)
             peak, retained = _figures(capture)
-            base = {"family": family, "case": case_name, "impl": impl, "params": params, "unit": "bytes"}
+            base = {"family": family, "case": case_name, "impl": impl.name, "role": impl.role, "params": params,
+                    "unit": "bytes", "better": LOWER}
             records += [{**base, "metric": "peak_memory", "value": peak},
                         {**base, "metric": "retained_memory", "value": retained}]
             if flamegraph_dir is not None:
                 label = "-".join(f"{k}{v}" for k, v in params.items())
-                _flamegraph(capture, flamegraph_dir / f"{family}-{case_name}-{impl.replace(':', '-')}-{label}.html")
+                name = impl.name.replace(":", "-")
+                _flamegraph(capture, flamegraph_dir / f"{family}-{case_name}-{name}-{label}.html")
         return records
 
 

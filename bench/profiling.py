@@ -7,23 +7,26 @@ is the point: the time left in Python frames is what a tier did not take away.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from pyinstrument import Profiler
 
-from bench import lineup
+from bench.cases import family_module
+from bench.lineup import Impl
 
 
-def profile(family: str, impl: str, out_dir: Path, quick: bool = False) -> Path:
-    workload = importlib.import_module(f"bench.cases.{family}").profile_workload
-    module = lineup.load(family, impl)
-    module.warmup()  # compile time is not what a profile of the hot path should show
+def profile(impl: Impl, out_dir: Path, quick: bool = False) -> Path | None:
+    """The HTML profile of the family's workload on `impl`; None for an implementation the
+    workload does not run (a backend: its time is the server's, profiled by the server)."""
+    if impl.is_backend:
+        return None
+    workload = family_module(impl.family).profile_workload
+    impl.warmup()  # compile time is not what a profile of the hot path should show
     profiler = Profiler(interval=0.0005)
     profiler.start()
-    workload(module, quick)
+    workload(impl, quick)
     profiler.stop()
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{family}-{impl.replace(':', '-')}.html"
+    path = out_dir / f"{impl.family}-{impl.name.replace(':', '-')}.html"
     path.write_text(profiler.output_html())
     return path

@@ -30,10 +30,12 @@ def _seconds(family: str, tier: str, env: dict) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def measure(family: str, tier: str, cold: bool = True) -> list[dict]:
+def measure(impl, cold: bool = True) -> list[dict]:
     """cached_start_time and (with `cold`; --quick leaves it out: a full compile of a family's
-    kernels takes seconds) cold_start_time records, in seconds, for one tier."""
-    base = {"family": family, "case": "startup", "impl": tier, "params": {}, "unit": "s"}
+    kernels takes seconds) cold_start_time records, in seconds, for one tier (a lineup.Impl)."""
+    family, tier = impl.family, impl.name
+    base = {"family": family, "case": "startup", "impl": tier, "role": impl.role, "params": {}, "unit": "s",
+            "better": "lower"}
     records = []
     if cold:
         with tempfile.TemporaryDirectory(prefix="lab-numba-cache-") as empty_cache:

@@ -1,51 +1,25 @@
 """The human table: one row per (family, case, params, metric), one column per implementation.
 
-Time cells read `median (speed-up over pure)`; the last column is the best tier against the
-best peer measured in the same run (a ratio is what survives a noisy shared machine).
+Cells read `figure (× over pure)`, where × is how many times better than pure the figure is in
+the metric's own direction (lower time, higher throughput); the last column is the best tier
+against the best peer measured in the same run (a ratio is what survives a noisy shared machine).
+Backends (the Redis limiter) have columns of their own, after the tiers.
 """
 
 from __future__ import annotations
 
 from bench import lineup, results, targets
 from bench.cases import cases
+from bench.formatting import fmt_record, params_text
 
-
-def _fmt_time(ns: float, unit: str) -> str:
-    per = unit.split("/", 1)[1] if "/" in unit else "op"
-    for scale, name in ((1e9, "s"), (1e6, "ms"), (1e3, "µs")):
-        if ns >= scale:
-            return f"{ns / scale:.3g} {name}/{per}"
-    return f"{ns:.3g} ns/{per}"
-
-
-def _fmt_bytes(n: float) -> str:
-    for scale, name in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
-        if n >= scale:
-            return f"{n / scale:.3g} {name}"
-    return f"{n:.0f} B"
-
-
-def fmt_value(record: dict) -> str:
-    if record["metric"] == "time":
-        return _fmt_time(record["value"], record["unit"])
-    if record["unit"] == "bytes":
-        return _fmt_bytes(record["value"])
-    if record["unit"] == "s":
-        return f"{record['value']:.3g} s"
-    return f"{record['value']:.4g}"
-
-
-def _params_text(params: dict) -> str:
-    def short(v):
-        if isinstance(v, int) and v >= 1000 and v % 1000 == 0:
-            return f"{v // 1_000_000}M" if v % 1_000_000 == 0 else f"{v // 1000}k"
-        return str(v)
-
-    return " ".join(f"{k}={short(v)}" for k, v in params.items())
+SPEC = "pure"
 
 
 def _impl_order(impls: set[str], family: str) -> list[str]:
-    known = lineup.all_impls(family)
+    try:
+        known = lineup.all_names(family)
+    except ValueError:  # a results file of a family this checkout does not have
+        known = []
     return [i for i in known if i in impls] + sorted(impls - set(known))
 
 
@@ -68,31 +42,35 @@ def rows(doc: dict, families: list[str] | None = None) -> list[tuple[str, list[s
         body = []
         for (case, _, metric), by_impl in cells.items():
             params = next(iter(by_impl.values()))["params"]  # as measured, in the case's own order
-            line = [case, _params_text(params), metric]
-            pure = by_impl.get("pure")
+            line = [case, params_text(params), metric]
+            pure = by_impl.get(SPEC)
             for impl in impls:
                 r = by_impl.get(impl)
                 if r is None:
                     line.append("—")
                     continue
-                text = fmt_value(r)
-                if metric == "time" and pure and impl != "pure" and r["value"] > 0:
-                    text += f" ({pure['value'] / r['value']:.1f}×)"
+                text = fmt_record(r)
+                ratio = results.advantage(r, pure) if metric == "time" and pure and impl != SPEC else None
+                if ratio is not None:
+                    text += f" ({ratio:.1f}×)"
                 line.append(text)
-            line.append(_versus_peer(by_impl, versus.get(case, ())) if metric == "time" else "")
+            line.append(versus_peer(by_impl, versus.get(case, ())) if metric == "time" else "")
             body.append(line)
         tables.append((family, header, body))
     return tables
 
 
-def _versus_peer(by_impl: dict[str, dict], versus: tuple[str, ...] = ()) -> str:
-    tiers = [r for i, r in by_impl.items() if not lineup.is_peer(i)]
-    peers = [r for i, r in by_impl.items() if lineup.is_peer(i) and (not versus or i in versus)]
+def versus_peer(by_impl: dict[str, dict], versus: tuple[str, ...] = ()) -> str:
+    # Ours: the tiers, or in a row only backends take part in (Redis), the backends.
+    tiers = [r for r in by_impl.values() if r["role"] == lineup.TIER] or \
+        [r for r in by_impl.values() if r["role"] == lineup.BACKEND]
+    peers = [r for i, r in by_impl.items() if r["role"] == lineup.PEER and (not versus or i in versus)]
     if not tiers or not peers:
         return ""
-    best_tier = min(tiers, key=lambda r: r["value"])
-    best_peer = min(peers, key=lambda r: r["value"])
-    ratio = best_peer["value"] / best_tier["value"]
+    best_tier, best_peer = results.best(tiers), results.best(peers)
+    ratio = results.advantage(best_tier, best_peer)
+    if ratio is None:
+        return ""
     if ratio >= 1:
         return f"{best_tier['impl']} {ratio:.1f}× faster than {best_peer['impl']}"
     return f"{best_tier['impl']} {1 / ratio:.1f}× slower than {best_peer['impl']}"
@@ -119,7 +97,7 @@ def provenance(doc: dict) -> str:
 
 
 def document(doc: dict, extra: str = "") -> str:
-    """summary.md: provenance, skipped implementations, the tables."""
+    """summary.md: provenance, skipped implementations, the tables, the targets."""
     lines = ["# Results\n", provenance(doc), ""]
     if extra:
         lines += [extra, ""]

@@ -1,20 +1,22 @@
 """The issues' targets, checked on results.json by the harness (never in unit tests).
 
 Each family's cases module lists `TARGETS`. A target names a case, the parameters it holds
-at (a subset: it is checked at every matching parameter set), the implementation ("best-tier"
-and "best-compiled" pick the fastest tier, resp. of cython/numba, in the same run) and either
-a speed-up over another implementation measured in the same run or a bound on the figure.
+at (a subset: it is checked at every matching parameter set), the implementation (a name;
+"best-tier" and "best-compiled" pick the best tier, resp. the best tier other than pure, in the
+same run, in the metric's direction) and either a speed-up over another implementation measured
+in the same run or a bound on the figure.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import dataclass, field
 
-from bench import lineup, results, summary
+from bench import results
+from bench.cases import family_module
+from bench.formatting import fmt_record
 
-COMPILED = ("cython", "numba")
+SPEC = "pure"
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class Target:
     impl: str = "best-tier"  # a tier, "best-tier" or "best-compiled"
     params: dict = field(default_factory=dict)
     metric: str = "time"
+    #: another implementation; `min_speedup`: how many times better (in the metric's direction)
     faster_than: str | None = None
     min_speedup: float | None = None
     #: compare with `faster_than`'s figure in this other case (same parameters), not this one
@@ -41,15 +44,17 @@ class Verdict:
 
 
 def family_targets(family: str) -> list[Target]:
-    return list(getattr(importlib.import_module(f"bench.cases.{family}"), "TARGETS", []))
+    try:
+        return list(getattr(family_module(family), "TARGETS", []))
+    except ModuleNotFoundError:  # a results file of a family this checkout does not have
+        return []
 
 
 def _pick(target: Target, by_impl: dict[str, dict]) -> dict | None:
     if target.impl in ("best-tier", "best-compiled"):
-        pool = [r for i, r in by_impl.items() if not lineup.is_peer(i)
-                and (target.impl == "best-tier" or i in COMPILED)]
-        lower_is_better = target.metric == "time" or target.metric.endswith("memory")
-        return (min if lower_is_better else max)(pool, key=lambda r: r["value"]) if pool else None
+        pool = [r for i, r in by_impl.items() if r["role"] == "tier"
+                and (target.impl == "best-tier" or i != SPEC)]
+        return results.best(pool) if pool else None
     return by_impl.get(target.impl)
 
 
@@ -67,7 +72,7 @@ def evaluate(doc: dict, family: str) -> list[Verdict]:
             chosen = _pick(target, by_impl)
             if chosen is None:
                 continue
-            shown = f"{chosen['impl']} {summary.fmt_value(chosen)}"
+            shown = f"{chosen['impl']} {fmt_record(chosen)}"
             met = True
             if target.at_most is not None:
                 met = chosen["value"] <= target.at_most
@@ -78,9 +83,11 @@ def evaluate(doc: dict, family: str) -> list[Verdict]:
                 other = row.get(target.faster_than)
                 if other is None:
                     continue
-                speedup = other["value"] / chosen["value"]
+                speedup = results.advantage(chosen, other)
+                if speedup is None:
+                    continue
                 where = f" {target.other_case}" if target.other_case else ""
-                shown += f", {speedup:.2f}× {target.faster_than}{where} ({summary.fmt_value(other)})"
+                shown += f", {speedup:.2f}× {target.faster_than}{where} ({fmt_record(other)})"
                 met = met and speedup >= target.min_speedup
             verdicts.append(Verdict(target, params, shown, met))
     return verdicts
@@ -91,6 +98,6 @@ def markdown(doc: dict) -> str:
     lines = ["| target | params | measured (same run) | met |", "|---|---|---|---|"]
     for family in sorted(results.cells(doc)):
         for v in evaluate(doc, family):
-            params = " ".join(f"{k}={v2}" for k, v2 in v.params.items() if k != "vnodes")
+            params = " ".join(f"{k}={v2}" for k, v2 in v.params.items())
             lines.append(f"| {family}: {v.target.text} | {params} | {v.measured} | {'yes' if v.met else '**no**'} |")
     return "\n".join(lines) if len(lines) > 2 else ""

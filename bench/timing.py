@@ -1,4 +1,6 @@
-"""The timer: median and quartiles of many repeats, per call or per item, GC off while timing.
+"""The timer: median and quartiles of many repeats, per call or per item, GC off while timing;
+beside each wall-clock sample, the CPU time this process spent in it (for calls that wait on a
+server, the two differ: the wait is the server's and the network's, the CPU time is ours).
 
 Like timeit, garbage collection is disabled inside a timed repeat so that a collection
 triggered by an earlier cell does not land in a later one; cases that are about GC say so.
@@ -32,22 +34,27 @@ QUICK = Budget(repeats=7, min_repeats=3, min_sample_s=0.005, cell_s=0.3)
 
 @dataclass(frozen=True)
 class Timing:
-    """Nanoseconds per call or per item: median, quartiles and the number of samples."""
+    """Nanoseconds per call or per item: median, quartiles and the number of samples of the
+    wall-clock time, and the median CPU time of the process over the same samples."""
 
     median: float
     q1: float
     q3: float
     n: int
+    cpu: float | None = None
 
     @classmethod
-    def of(cls, samples: Sequence[float]) -> Timing:
-        if len(samples) == 1:
-            return cls(samples[0], samples[0], samples[0], 1)
-        q1, median, q3 = statistics.quantiles(samples, n=4, method="inclusive")
-        return cls(median, q1, q3, len(samples))
+    def of(cls, samples: Sequence[tuple[float, float]]) -> Timing:
+        """From (wall, cpu) samples."""
+        walls = [w for w, _ in samples]
+        cpu = statistics.median(c for _, c in samples)
+        if len(walls) == 1:
+            return cls(walls[0], walls[0], walls[0], 1, cpu)
+        q1, median, q3 = statistics.quantiles(walls, n=4, method="inclusive")
+        return cls(median, q1, q3, len(walls), cpu)
 
 
-def _gc_off(fn: Callable[[], float]) -> float:
+def _gc_off(fn: Callable[[], tuple[float, float]]) -> tuple[float, float]:
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -65,7 +72,8 @@ def _repeats_for(budget: Budget, sample_s: float) -> int:
 def time_calls(fn: Callable, args: Sequence, items_per_call: int, budget: Budget, spread: bool = False) -> Timing:
     """Time `fn(a)` (or `fn(*a)` with `spread`) for every `a` in `args`; ns per item."""
 
-    def one_pass(loops: int) -> float:
+    def one_pass(loops: int) -> tuple[float, float]:
+        cpu_start = time.process_time_ns()
         start = time.perf_counter_ns()
         if spread:  # a separate loop, so the common case pays no per-call branch
             for _ in range(loops):
@@ -75,29 +83,32 @@ def time_calls(fn: Callable, args: Sequence, items_per_call: int, budget: Budget
             for _ in range(loops):
                 for a in args:
                     fn(a)
-        return float(time.perf_counter_ns() - start)
+        wall = time.perf_counter_ns() - start
+        return float(wall), float(time.process_time_ns() - cpu_start)
 
     # Calibrate: how many passes over `args` make one sample last at least min_sample_s.
-    first = _gc_off(lambda: one_pass(1)) / 1e9
+    first = _gc_off(lambda: one_pass(1))[0] / 1e9
     loops = max(1, math.ceil(budget.min_sample_s / max(first, 1e-9)))
     per_item = loops * len(args) * items_per_call
     repeats = _repeats_for(budget, first * loops)
-    samples = [_gc_off(lambda: one_pass(loops)) / per_item for _ in range(repeats)]
-    return Timing.of(samples)
+    samples = [_gc_off(lambda: one_pass(loops)) for _ in range(repeats)]
+    return Timing.of([(wall / per_item, cpu / per_item) for wall, cpu in samples])
 
 
 def time_each(fn: Callable, arg: object, undo: Callable[[], object], budget: Budget, items_per_call: int = 1) -> Timing:
     """Time single calls of `fn(arg)` that change state; `undo()` restores it, untimed.
     Result in ns per item (items_per_call per call)."""
 
-    def one_call() -> float:
+    def one_call() -> tuple[float, float]:
+        cpu_start = time.process_time_ns()
         start = time.perf_counter_ns()
         fn(arg)
         elapsed = time.perf_counter_ns() - start
+        cpu = time.process_time_ns() - cpu_start
         undo()
-        return float(elapsed) / items_per_call
+        return float(elapsed) / items_per_call, float(cpu) / items_per_call
 
-    first = _gc_off(one_call) * items_per_call / 1e9
+    first = _gc_off(one_call)[0] * items_per_call / 1e9
     # One call a sample: allow more samples than a looped timing, since each is noisier.
     repeats = _repeats_for(budget, first) * 2
     return Timing.of([_gc_off(one_call) for _ in range(repeats)])

@@ -1,5 +1,5 @@
 """The harness cannot rot unnoticed: a quick run of every family into a temp folder must give a
-schema-1 results.json with a figure for every case and implementation, and a summary."""
+schema-2 results.json with a figure for every case and implementation, and a summary."""
 
 import json
 import subprocess
@@ -19,23 +19,63 @@ def test_quick_run_writes_valid_results(tmp_path, family):
     assert done.returncode == 0, done.stderr[-3000:]
     doc = json.loads((tmp_path / "results.json").read_text())
     results.validate(doc)
-    assert doc["schema"] == 1 and doc["env"]["cores"] >= 1
+    assert doc["schema"] == 2 and doc["env"]["cores"] >= 1
     seen = {(r["case"], r["impl"]) for r in doc["results"]}
     for case in cases(family):
         for impl in lineup.available(family):
-            if case.applies(lineup.load(family, impl)):
-                assert (case.name, impl) in seen, f"no figure for {case.name}/{impl}"
+            if case.applies(impl):
+                assert (case.name, impl.name) in seen, f"no figure for {case.name}/{impl.name}"
     for r in doc["results"]:
+        assert r["role"] == lineup.role_of(family, r["impl"])
         if r["metric"] == "time":
-            assert r["q1"] <= r["value"] <= r["q3"] and r["value"] > 0
+            assert r["q1"] <= r["value"] <= r["q3"] and r["value"] > 0 and r["better"] == "lower"
     assert "### " + family in (tmp_path / "summary.md").read_text()
 
 
+def _rec(impl, value, metric="time", unit="ns/op", better="lower", case="lookup", **extra):
+    role = "peer" if impl.startswith("peer:") else "backend" if impl == "redis" else "tier"
+    return {"family": "hashring", "case": case, "impl": impl, "role": role, "params": {"nodes": 10}, "metric": metric,
+            "unit": unit, "value": value, "better": better, **({"q1": value, "q3": value, "n": 3} if metric == "time"
+                                                                else {}), **extra}
+
+
 def test_schema_rejects_a_timing_without_quartiles():
-    doc = results.new_document([{"family": "hashring", "case": "lookup", "impl": "pure", "params": {},
-                                 "metric": "time", "unit": "ns/op", "value": 1.0}])
+    rec = _rec("pure", 1.0)
+    del rec["q1"]
     with pytest.raises(Exception, match="q1"):
-        results.validate(doc)
+        results.validate(results.new_document([rec]))
+
+
+def test_schema_2_requires_role_and_direction():
+    for field in ("role", "better"):
+        rec = _rec("pure", 1.0)
+        del rec[field]
+        with pytest.raises(Exception, match=field):
+            results.validate(results.new_document([rec]))
+
+
+def test_schema_admits_distributions_and_cpu_time():
+    rec = _rec("pure", 1.0, metric="latency", unit="us", percentiles={"p50": 1.0, "p99": 4.5, "p99.9": 9.0}, cpu=0.4)
+    results.validate(results.new_document([rec]))
+    rec["percentiles"] = {"median": 1.0}
+    with pytest.raises(Exception):
+        results.validate(results.new_document([rec]))
+
+
+def test_a_schema_1_file_validates_and_is_upgraded(tmp_path):
+    """Files written before schema 2 stay readable: roles from names, directions from units."""
+    old = {"schema": 1, "created": "2026-11-21T10:00:00Z", "git": {"commit": None, "dirty": False},
+           "env": {"python": "3.11.7", "cpu": "x", "cores": 2, "packages": {}},
+           "results": [{"family": "hashring", "case": "lookup", "impl": "peer:uhashring", "params": {},
+                        "metric": "time", "unit": "ns/op", "value": 2.0, "q1": 1.0, "q3": 3.0, "n": 5},
+                       {"family": "ratelimit", "case": "redis_server_time", "impl": "pure", "params": {},
+                        "metric": "acquire_many_throughput", "unit": "decisions/s", "value": 1e5}]}
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(old))
+    doc = results.load(path)
+    assert doc["schema"] == 2
+    assert [(r["role"], r["better"]) for r in doc["results"]] == [("peer", "lower"), ("tier", "higher")]
+    results.validate(doc)
 
 
 def test_merge_replaces_only_the_figures_measured_again():
@@ -51,20 +91,39 @@ def test_merge_replaces_only_the_figures_measured_again():
 
 
 def test_summary_shows_speedups_over_pure_and_the_best_peer():
-    rec = lambda impl, v: {"family": "hashring", "case": "lookup", "impl": impl, "params": {"nodes": 10},  # noqa: E731
-                           "metric": "time", "unit": "ns/op", "value": v, "q1": v, "q3": v, "n": 3}
-    doc = results.new_document([rec("pure", 400.0), rec("cython", 100.0), rec("peer:uhashring", 1200.0)])
+    doc = results.new_document([_rec("pure", 400.0), _rec("cython", 100.0), _rec("peer:uhashring", 1200.0)])
     text = summary.markdown(doc)
     assert "100 ns/op (4.0×)" in text
     assert "cython 12.0× faster than peer:uhashring" in text
 
 
+def test_higher_is_better_where_the_metric_says_so():
+    """Throughput: the best is the highest, and a target's speed-up reads the same way."""
+    from bench import targets
+
+    def rec(impl, v):
+        return _rec(impl, v, metric="throughput", unit="msg/s", better="higher", case="drain")
+
+    pool = [rec("pure", 1000.0), rec("numba", 4000.0), rec("cython", 3000.0), rec("peer:x", 2000.0)]
+    assert results.best(pool)["impl"] == "numba"
+    assert results.advantage(pool[1], pool[0]) == 4.0
+    target = targets.Target("drain", "best tier >= 1.5x peer", metric="throughput", faster_than="peer:x",
+                            min_speedup=1.5)
+    assert targets._pick(target, {r["impl"]: r for r in pool})["impl"] == "numba"
+
+
+def test_a_backend_has_its_own_column_and_is_not_a_tier():
+    recs = [_rec("pure", 400.0), _rec("redis", 90_000.0), _rec("peer:limits", 1200.0)]
+    doc = results.new_document([{**r, "family": "ratelimit"} for r in recs])
+    (_, header, body), = summary.rows(doc)
+    assert header[3:6] == ["pure", "redis", "peer:limits"]
+    assert body[0][-1] == "pure 3.0× faster than peer:limits"  # the backend is not the best tier
+
+
 def test_readme_section_is_generated_from_results(tmp_path):
     from bench import readme
 
-    rec = {"family": "hashring", "case": "lookup", "impl": "pure", "params": {"nodes": 10}, "metric": "time",
-           "unit": "ns/op", "value": 321.0, "q1": 300.0, "q3": 330.0, "n": 5}
-    path = results.write(results.new_document([rec]), tmp_path)
+    path = results.write(results.new_document([_rec("pure", 321.0)]), tmp_path)
     page = tmp_path / "README.md"
     page.write_text(f"# x\n\n{readme.BEGIN}\nold\n{readme.END}\ntail\n")
     readme.update(page, path)

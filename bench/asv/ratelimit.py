@@ -1,16 +1,14 @@
 """asv suites for rate limiters (inputs from bench.cases.ratelimit, implementations from the registry)."""
 
-from bench.asv.common import impl_param, load_or_skip, require
+from contextlib import ExitStack
+
+from bench import lineup
+from bench.asv.common import impl_or_skip, impl_param, load_or_skip, require
 from bench.cases.ratelimit import LIVE_KEYS, LOADS, MANY, MEMORY_LIMIT, key_names, pairs
 
 FAMILY = "ratelimit"
 IMPLS = impl_param(FAMILY)
 BATCH = 100_000  # (key, time) pairs per acquire_many: per-key figures, short enough for asv's repeats
-
-
-def _tier_only(module):
-    if not getattr(module, "accepts_now", True):
-        raise NotImplementedError(f"{module!r} takes no timestamps: no batch API")
 
 
 class BucketAcquire:
@@ -70,9 +68,8 @@ class AcquireMany:
     timeout = 180
 
     def setup(self, impl, key_type):
-        self.module = load_or_skip(FAMILY, impl)
+        self.module = impl_or_skip(FAMILY, impl, roles=(lineup.TIER,)).module  # peers take no timestamps
         require(self.module, "KeyedLimiter")
-        _tier_only(self.module)
         self.keys, self.times = pairs(BATCH, LIVE_KEYS, key_type)
 
     def time_acquire_many(self, impl, key_type):
@@ -113,39 +110,47 @@ class KeyedMemory:
             limiter.acquire(key)
 
 
-def _redis_or_skip(impl):
-    from bench.backends.redis import shared_url
-    from bench.cases import ratelimit as cases
+class _OnRedis:
+    """A suite on the lab's Redis: the backend `redis` (and, where `peers`, the peers' Redis
+    storages); the connection and key prefix are closed in teardown, the server (started once
+    per asv process) at its exit."""
 
-    module = load_or_skip(FAMILY, impl)
-    if not cases._redis_applies(module):
-        raise NotImplementedError(f"{impl} has no Redis storage")
-    shared_url()  # the lab's Redis: started once per asv process, stopped at its exit
-    return module, cases
+    peers = True
+
+    def _open(self, impl, label: str):
+        from bench.cases import ratelimit as cases
+
+        found = impl_or_skip(FAMILY, impl, roles=(lineup.BACKEND, lineup.PEER) if self.peers else (lineup.BACKEND,))
+        if not cases._redis_applies(found):
+            raise NotImplementedError(f"{impl} has no Redis storage")
+        self._exit = ExitStack()
+        client, prefix = self._exit.enter_context(cases.redis_session(label))
+        return found, cases, client, prefix
+
+    def teardown(self, *params):
+        self._exit.close()
 
 
-class RedisAcquire:
+class RedisAcquire(_OnRedis):
     params = (IMPLS,)
     param_names = ["impl"]
 
     def setup(self, impl):
-        module, cases = _redis_or_skip(impl)
-        self.limiter = cases._redis_limiter(module, *LOADS["admit"], label="asv")
+        found, cases, client, prefix = self._open(impl, "asv")
+        self.limiter = cases._redis_limiter(found, client, prefix, *LOADS["admit"])
 
     def time_acquire(self, impl):
         """Sequential acquire on one key: one round trip."""
         self.limiter.acquire("asv")
 
 
-class RedisPing:
+class RedisPing(_OnRedis):
     params = (IMPLS,)
     param_names = ["impl"]
+    peers = False  # PING is measured once, in the backend's column
 
     def setup(self, impl):
-        module, cases = _redis_or_skip(impl)
-        if not cases._pure_only(module):
-            raise NotImplementedError("PING is measured once, in pure's row")
-        self.client = cases._redis_client()
+        _, _, self.client, _ = self._open(impl, "ping")
 
     def time_ping(self, impl):
         """PING on the lab's Redis, the floor under RedisAcquire.time_acquire."""

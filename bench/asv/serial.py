@@ -2,7 +2,7 @@
 registry and bench.peers). Each class asks one question in one wire format; a cell whose
 implementation does not speak that format is skipped in setup (NotImplementedError)."""
 
-from bench.asv.common import impl_param, load_or_skip, require
+from bench.asv.common import impl_or_skip, impl_param, load_or_skip, require
 from bench.cases.serial import BATCH, DISTINCT, codec, orders
 
 FAMILY = "serial"
@@ -11,8 +11,7 @@ FORMATS = ["protobuf", "msgpack", "json"]
 
 
 def _codec_or_skip(impl, fmt, batch=False):
-    module = load_or_skip(FAMILY, impl)
-    c = codec(module, fmt)
+    c = codec(impl_or_skip(FAMILY, impl), fmt)
     if c is None or (batch and c.encode_batch is None):
         raise NotImplementedError(f"{impl} has no {fmt} {'batch ' if batch else ''}codec")
     return c

@@ -20,7 +20,8 @@ under its own prefix (`LAB_PREFIX`), deletes only those, and never runs FLUSHDB/
 
 Entry points: `redis_target()` (a context manager, for tests: private server or REDIS_URL),
 `shared_url()` (one server per process, started on first use, for the bench harness and
-other long-lived tools), `delete_prefix()` (clean up a prefix, SCAN + DEL).
+other long-lived tools; stopped at the end of a run by `bench.backends.shared_servers()`),
+`delete_prefix()` (clean up a prefix, SCAN + DEL).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench.backends import on_run_end
 
 #: Every key the lab writes starts with this, on its own server or on REDIS_URL's.
 LAB_PREFIX = "lab:"
@@ -296,6 +299,9 @@ def stop_shared() -> None:
         if _shared is not None:
             _shared.stop()
             _shared = None
+
+
+on_run_end(stop_shared)
 
 
 def delete_prefix(client, prefix: str) -> int:

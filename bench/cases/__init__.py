@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import importlib
 
-from bench.cases.base import Case, Figure, MemoryProbe, Timed
+from bench.cases.base import FROM_SPEC, Case
+from bench.measurement import HIGHER, LOWER, Figure, Figures, MemoryProbe, Timed
 
-__all__ = ["Case", "Figure", "MemoryProbe", "Timed", "cases"]
+__all__ = ["Case", "FROM_SPEC", "Figure", "Figures", "HIGHER", "LOWER", "MemoryProbe", "Timed", "cases", "family_module"]
+
+
+def family_module(family: str):
+    """bench.cases.<family>: CASES, TARGETS and profile_workload."""
+    return importlib.import_module(f"bench.cases.{family}")
 
 
 def cases(family: str) -> list[Case]:
-    return list(importlib.import_module(f"bench.cases.{family}").CASES)
+    return list(family_module(family).CASES)

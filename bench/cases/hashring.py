@@ -11,7 +11,8 @@ from collections import Counter
 
 import numpy as np
 
-from bench.cases.base import Case, Figure, MemoryProbe, Timed
+from bench.cases.base import Case
+from bench.measurement import Figure, Figures, MemoryProbe, Timed
 from bench.targets import Target
 
 FAMILY = "hashring"
@@ -48,11 +49,11 @@ def _grid(values: dict, quick_values: dict):
 
 
 def _has_ring(impl) -> bool:
-    return hasattr(impl, "Ring")
+    return impl.has("Ring")
 
 
 def _has_jump(impl) -> bool:
-    return hasattr(impl, "jump_many")
+    return impl.has("jump_many")
 
 
 def _owners_are_nodes(output, params) -> str | None:
@@ -64,13 +65,13 @@ def _owners_are_nodes(output, params) -> str | None:
 # --- timed cases -------------------------------------------------------------------------
 
 def _lookup(impl, p):
-    ring = impl.Ring(node_names(p["nodes"]), p["vnodes"])
+    ring = impl.module.Ring(node_names(p["nodes"]), p["vnodes"])
     sample = keys(LOOKUP_KEYS)
     return Timed(fn=ring.lookup, args=sample, output=lambda: [ring.lookup(k) for k in sample])
 
 
 def _lookup_many(impl, p):
-    ring = impl.Ring(node_names(p["nodes"]), p["vnodes"])
+    ring = impl.module.Ring(node_names(p["nodes"]), p["vnodes"])
     batch = keys(p["keys"])
     return Timed(fn=ring.lookup_many, args=[batch], items_per_call=len(batch),
                  output=lambda: ring.lookup_many(batch))
@@ -79,15 +80,16 @@ def _lookup_many(impl, p):
 def _build(impl, p):
     names = node_names(p["nodes"])
     check = keys(CHECK_KEYS)
-    return Timed(fn=lambda ns: impl.Ring(ns, p["vnodes"]), args=[names],
-                 output=lambda: impl.Ring(names, p["vnodes"]).lookup_many(check))
+    ring = impl.module.Ring
+    return Timed(fn=lambda ns: ring(ns, p["vnodes"]), args=[names],
+                 output=lambda: ring(names, p["vnodes"]).lookup_many(check))
 
 
 def _node_change(impl, p, adding: bool):
     """Add one node to `nodes` (or remove it from nodes + 1); the undo puts it back untimed."""
     names = node_names(p["nodes"] + 1)
     node = names[-1]
-    ring = impl.Ring(names[:-1] if adding else names, p["vnodes"])
+    ring = impl.module.Ring(names[:-1] if adding else names, p["vnodes"])
     change, undo = (ring.add, ring.remove) if adding else (ring.remove, ring.add)
     check = keys(CHECK_KEYS)
 
@@ -111,14 +113,16 @@ def _remove(impl, p):
 def _jump(impl, p):
     buckets = p["nodes"]
     calls = [(int(h), buckets) for h in key_hashes(LOOKUP_KEYS)]
-    return Timed(fn=impl.jump, args=calls, spread=True, output=lambda: [impl.jump(*c) for c in calls])
+    jump = impl.module.jump
+    return Timed(fn=jump, args=calls, spread=True, output=lambda: [jump(*c) for c in calls])
 
 
 def _jump_many(impl, p):
     hashes = key_hashes(p["keys"])
     buckets = p["nodes"]
-    return Timed(fn=lambda hs: impl.jump_many(hs, buckets), args=[hashes], items_per_call=len(hashes),
-                 output=lambda: impl.jump_many(hashes, buckets).tolist())
+    jump_many = impl.module.jump_many
+    return Timed(fn=lambda hs: jump_many(hs, buckets), args=[hashes], items_per_call=len(hashes),
+                 output=lambda: jump_many(hashes, buckets).tolist())
 
 
 # --- figures -----------------------------------------------------------------------------
@@ -133,16 +137,22 @@ def load_balance(owners: list[str], nodes: list[str]) -> tuple[float, float]:
 
 def _balance(impl, p):
     names = node_names(p["nodes"])
-    std_over_mean, max_over_mean = load_balance(impl.Ring(names, p["vnodes"]).lookup_many(keys(p["keys"])), names)
-    return [Figure("std_over_mean", "ratio", std_over_mean), Figure("max_over_mean", "ratio", max_over_mean)]
+
+    def compute():
+        owners = impl.module.Ring(names, p["vnodes"]).lookup_many(keys(p["keys"]))
+        std_over_mean, max_over_mean = load_balance(owners, names)
+        return [Figure("std_over_mean", "ratio", std_over_mean), Figure("max_over_mean", "ratio", max_over_mean)]
+
+    return Figures(compute)
 
 
-def moved_fractions(impl, nodes: int, vnodes: int, n_keys: int) -> tuple[float, float]:
+def moved_fractions(module, nodes: int, vnodes: int, n_keys: int) -> tuple[float, float]:
     """Fraction of keys that change owner when one node is added to `nodes`, and when it is
-    removed again (the removal must move back exactly the keys the add moved)."""
+    removed again (the removal must move back exactly the keys the add moved); `module` is a
+    tier's module or a peer's adapter."""
     names = node_names(nodes + 1)
     batch = keys(n_keys)
-    ring = impl.Ring(names[:-1], vnodes)
+    ring = module.Ring(names[:-1], vnodes)
     before = ring.lookup_many(batch)
     ring.add(names[-1])
     grown = ring.lookup_many(batch)
@@ -154,15 +164,19 @@ def moved_fractions(impl, nodes: int, vnodes: int, n_keys: int) -> tuple[float, 
 
 
 def _moved(impl, p):
-    add, remove = moved_fractions(impl, p["nodes"], p["vnodes"], p["keys"])
-    ideal = 1 / (p["nodes"] + 1)
-    return [Figure("moved_fraction_add", "ratio", add), Figure("moved_fraction_remove", "ratio", remove),
-            Figure("moved_over_ideal", "ratio", add / ideal)]
+    def compute():
+        add, remove = moved_fractions(impl.module, p["nodes"], p["vnodes"], p["keys"])
+        ideal = 1 / (p["nodes"] + 1)
+        return [Figure("moved_fraction_add", "ratio", add), Figure("moved_fraction_remove", "ratio", remove),
+                Figure("moved_over_ideal", "ratio", add / ideal)]
+
+    return Figures(compute)
 
 
 def _memory(impl, p):
     names = node_names(p["nodes"])
-    return MemoryProbe(build=lambda: impl.Ring(names, p["vnodes"]))
+    ring = impl.module.Ring
+    return MemoryProbe(build=lambda: ring(names, p["vnodes"]))
 
 
 CASES = [
@@ -198,7 +212,7 @@ CASES = [
 def profile_workload(impl, quick: bool = False) -> None:
     """What `bench profile` runs under pyinstrument: a ring's life, build to lookups to churn."""
     scale = 10 if quick else 1
-    ring = impl.Ring(node_names(1000), VNODES)
+    ring = impl.module.Ring(node_names(1000), VNODES)
     ring.lookup_many(keys(200_000 // scale))
     for k in keys(20_000 // scale):
         ring.lookup(k)
@@ -206,7 +220,7 @@ def profile_workload(impl, quick: bool = False) -> None:
         ring.add(name)
         ring.remove(name)
     if _has_jump(impl):
-        impl.jump_many(key_hashes(200_000 // scale), 1000)
+        impl.module.jump_many(key_hashes(200_000 // scale), 1000)
 
 
 # --- the issue's targets (checked on results.json by bench.targets) ------------------------

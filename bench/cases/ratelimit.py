@@ -9,25 +9,27 @@ do, so each case's `output()` replays a fixed sequence of calls with explicit ti
 fresh limiter, and the harness compares those decisions with pure's exactly. Peers run on
 their own clocks and count in windows, so their output is checked for plausibility instead.
 
-Redis cases run on the lab's Redis (bench.backends.redis.shared_target: a private server
-started once per run and stopped at exit, or REDIS_URL's) and apply to `pure` -- the Redis
-tier (impls.ratelimit.redis) is one implementation whatever the tier, shown in pure's
-column -- and to the peers' Redis storages.
+Redis cases run on the lab's Redis (bench.backends.redis.shared_url: a private server started
+once per run and stopped when the run ends, or REDIS_URL's) and apply to the family's backend
+`redis` (impls.ratelimit.redis.RedisLimiter, a column of its own) and to the peers' Redis
+storages. Each measurement opens its own connection and key prefix and closes them at teardown.
 """
 
 from __future__ import annotations
 
-import atexit
+import contextlib
+import math
 import statistics
 import time
 import uuid
+from collections.abc import Iterator
 
 import numpy as np
 
-from impls import registry
-
+from bench import lineup
 from bench.backends import redis as redis_backend
-from bench.cases.base import Case, Figure, MemoryProbe, Timed
+from bench.cases.base import Case
+from bench.measurement import HIGHER, Figure, Figures, MemoryProbe, Timed
 from bench.targets import Target
 
 FAMILY = "ratelimit"
@@ -44,12 +46,13 @@ LIVE_KEYS = 10_000
 MANY = {"capacity": 20.0, "rate": 5.0, "span_s": 10.0}
 
 
-def _is_tier(impl) -> bool:
-    return getattr(impl, "accepts_now", True)
-
-
 def _has(name):
-    return lambda impl: hasattr(impl, name)
+    return lambda impl: impl.has(name)
+
+
+def _tier_with(name):
+    """Tiers only: they take the caller's timestamps (peers run on their own clocks)."""
+    return lambda impl: impl.is_tier and impl.has(name)
 
 
 def key_names(n: int) -> list[str]:
@@ -85,9 +88,9 @@ def _decisions_are_plausible(output, params) -> str | None:
 def _bucket_case(kind: str):
     def prepare(impl, p):
         capacity, rate = (p["limit"], p["limit"]) if "limit" in p else LOADS[p["load"]]
-        make = impl.LeakyBucket if kind == "leaky" else impl.TokenBucket
+        make = impl.module.LeakyBucket if kind == "leaky" else impl.module.TokenBucket
         bucket = make(capacity, rate)
-        if _is_tier(impl):
+        if impl.is_tier:
             step = 1e-7 if p.get("load", "admit") == "admit" else 1e-3
 
             def output():
@@ -106,16 +109,17 @@ def _bucket_case(kind: str):
 
 def _keyed(impl, p):
     keys = key_names(p["keys"]) if p["key_type"] == "str" else list(range(p["keys"]))
-    limiter = impl.KeyedLimiter(p["kind"], 10.0, 1.0)
+    make = impl.module.KeyedLimiter
+    limiter = make(p["kind"], 10.0, 1.0)
     for key in keys:  # every key live before timing (a bucket is made on first acquire)
         limiter.acquire(key)
-    if _is_tier(impl):
+    if impl.is_tier:
         def output():  # 12 passes at 10 us a call: the last ones are partly refused
-            replay = impl.KeyedLimiter(p["kind"], 10.0, 1.0)
+            replay = make(p["kind"], 10.0, 1.0)
             return [replay.acquire(k, 1.0, i * 1e-5) for i, k in enumerate(keys * 12)]
     else:
         def output():
-            replay = impl.KeyedLimiter(p["kind"], 10.0, 1.0)
+            replay = make(p["kind"], 10.0, 1.0)
             return [replay.acquire(k) for k in keys * 3]
     return Timed(fn=limiter.acquire, args=keys, output=output)
 
@@ -139,108 +143,107 @@ def _keyed_plausible(output, params) -> str | None:
 
 def _acquire_many(impl, p):
     keys, times = pairs(p["pairs"], p["keys"], p["key_type"])
-    make = lambda: impl.KeyedLimiter(p["kind"], MANY["capacity"], MANY["rate"])  # noqa: E731
+    make = lambda: impl.module.KeyedLimiter(p["kind"], MANY["capacity"], MANY["rate"])  # noqa: E731
     # Each call decides the whole batch on a fresh limiter, so that every sample does the
     # same work from the same state. Making it (and freeing the last one) is timed too: a few
-    # microseconds against milliseconds. (Timed.undo would keep it out, but the timer then
-    # reports per call, not per key.)
+    # microseconds against milliseconds.
     return Timed(fn=lambda batch: make().acquire_many(batch, times), args=[keys], items_per_call=len(keys),
                  output=lambda: make().acquire_many(keys, times).tolist())
 
 
-# --- Redis ---------------------------------------------------------------------------
-
-_prefixes: list[str] = []
-
-
-def _prefix(label: str) -> str:
-    """A fresh key prefix under the lab's, deleted at exit (the server may be REDIS_URL's)."""
-    prefix = f"{redis_backend.LAB_PREFIX}bench:{label}:{uuid.uuid4().hex[:8]}:"
-    _prefixes.append(prefix)
-    return prefix
-
-
-def _delete_prefixes() -> None:
-    """At exit, on REDIS_URL's server only (a private server takes its keys with it)."""
-    url = redis_backend.external_url()
-    if not url or not _prefixes:
-        return
-    from impls.ratelimit.redis import connect
-
-    try:
-        client = connect(url, timeout=2.0)
-        for prefix in _prefixes:
-            redis_backend.delete_prefix(client, prefix)
-    except Exception:  # noqa: BLE001 - best effort at exit; every key has a TTL anyway
-        pass
-
-
-atexit.register(_delete_prefixes)
-
+# --- Redis: the backend "redis" (impls.ratelimit.redis) and the peers' Redis storages ------------
 
 def _redis_params(values: dict) -> dict:
     return {**values, "redis": "external" if redis_backend.external_url() else "embedded"}
 
 
-def _redis_client():
-    from impls.ratelimit.redis import connect
-
-    return connect(redis_backend.shared_url(), timeout=5.0)
-
-
-def _pure_only(impl) -> bool:
-    return impl is registry.load(FAMILY, "pure")
+def _is_redis_backend(impl) -> bool:
+    return impl.is_backend and impl.has("RedisLimiter")
 
 
 def _redis_applies(impl) -> bool:
-    return hasattr(impl, "RedisLimiter") or _pure_only(impl)
+    """The Redis backend, and the peers that offer a Redis storage."""
+    return _is_redis_backend(impl) or (impl.is_peer and impl.has("RedisLimiter"))
 
 
-def _redis_limiter(impl, capacity: float, rate: float, label: str, **options):
-    """The Redis tier for `pure` (checked against in-process pure here), a peer's otherwise."""
-    prefix = _prefix(label)
-    if hasattr(impl, "RedisLimiter"):
-        return impl.RedisLimiter(redis_backend.shared_url(), "token", capacity, rate, prefix)
-    from impls.ratelimit.redis import RedisLimiter
+@contextlib.contextmanager
+def redis_session(label: str) -> Iterator[tuple]:
+    """(client, prefix) on the lab's Redis (a private server for the run, or REDIS_URL's): a
+    fresh key prefix under the lab's, whose keys are deleted at teardown on REDIS_URL's server
+    (a private server takes its keys with it), and the client closed."""
+    from impls.ratelimit.redis import connect
 
-    return RedisLimiter(_redis_client(), "token", capacity, rate, prefix=prefix, **options)
+    client = connect(redis_backend.shared_url(), timeout=5.0)
+    prefix = f"{redis_backend.LAB_PREFIX}bench:{label}:{uuid.uuid4().hex[:8]}:"
+    try:
+        yield client, prefix
+    finally:
+        try:
+            if redis_backend.external_url():
+                redis_backend.delete_prefix(client, prefix)
+        finally:
+            client.close()
 
 
-def _redis_replay_equals_pure(impl) -> list:
-    """Decisions of the Redis tier for a mixed sequence with explicit timestamps; raises if
-    they differ from in-process pure's (nothing wrong is timed)."""
-    from impls.ratelimit.redis import RedisLimiter
+def _redis_limiter(impl, client, prefix: str, capacity: float, rate: float, **options):
+    """The backend's RedisLimiter on `client`, or a peer's limiter over its own Redis storage."""
+    if impl.is_backend:
+        return impl.module.RedisLimiter(client, "token", capacity, rate, prefix=prefix, **options)
+    return impl.module.RedisLimiter(redis_backend.shared_url(), "token", capacity, rate, prefix)
 
+
+#: The mixed sequence every Redis decision is checked on: 400 calls over 20 keys at explicit
+#: timestamps, with a bucket of 3 refilled at 2/s (so about a third are refused).
+def _replay_calls() -> tuple[list[str], list[float]]:
     rng = np.random.default_rng(6379)
     keys = [f"k{i}" for i in rng.integers(0, 20, size=400).tolist()]
-    times = np.cumsum(rng.exponential(0.05, size=400))
-    limiter = RedisLimiter(_redis_client(), "token", 3.0, 2.0, prefix=_prefix("check"), idle_ttl=3600)
-    got = [limiter.acquire(k, 1.0, float(t)) for k, t in zip(keys, times)]
-    expected = impl.KeyedLimiter("token", 3.0, 2.0)
-    if got != [expected.acquire(k, 1.0, float(t)) for k, t in zip(keys, times)]:
-        raise RuntimeError("the Redis tier's decisions differ from in-process pure's")
-    return got
+    return keys, np.cumsum(rng.exponential(0.05, size=400)).tolist()
 
 
+def _replay(limiter) -> list[bool]:
+    return [bool(limiter.acquire(k, 1.0, t)) for k, t in zip(*_replay_calls())]
+
+
+def _redis_acquire_reference(params) -> list[bool]:
+    """In-process pure's decisions on the replay: the Redis backend must make the same."""
+    return _replay(lineup.spec(FAMILY).module.KeyedLimiter("token", 3.0, 2.0))
+
+
+def _is_true(output, params) -> str | None:
+    return None if output is True else f"PING answered {output!r}"
+
+
+@contextlib.contextmanager
 def _redis_ping(impl, p):
-    client = _redis_client()
-    return Timed(fn=client.ping, args=[()] * 100, spread=True, output=lambda: client.ping())
+    with redis_session("ping") as (client, _):
+        yield Timed(fn=client.ping, args=[()] * 100, spread=True, output=client.ping)
 
 
+@contextlib.contextmanager
 def _redis_acquire(impl, p):
-    limiter = _redis_limiter(impl, *LOADS["admit"], label="acquire")
-    if _is_tier(impl):
-        output = lambda: _redis_replay_equals_pure(impl)  # noqa: E731
-    else:
-        output = lambda: [limiter.acquire("replay") for _ in range(50)]  # noqa: E731
-    return Timed(fn=limiter.acquire, args=["sequential"] * 100, output=output)
+    with redis_session("acquire") as (client, prefix):
+        limiter = _redis_limiter(impl, client, prefix, *LOADS["admit"])
+        if impl.is_backend:
+            checker = impl.module.RedisLimiter(client, "token", 3.0, 2.0, prefix=prefix + "check:", idle_ttl=3600)
+            output = lambda: _replay(checker)  # noqa: E731
+        else:
+            output = lambda: [limiter.acquire("replay") for _ in range(50)]  # noqa: E731
+        yield Timed(fn=limiter.acquire, args=["sequential"] * 100, output=output)
 
 
+def _admitted_reference(params) -> list[bool]:
+    """Pure's decisions for the first 1000 keys of an admit-mostly batch: all admitted."""
+    limiter = lineup.spec(FAMILY).module.KeyedLimiter("token", *LOADS["admit"])
+    return limiter.acquire_many(key_names(params["keys"])[:1000], 1.0).tolist()
+
+
+@contextlib.contextmanager
 def _redis_acquire_many(impl, p):
-    limiter = _redis_limiter(impl, *LOADS["admit"], label="many", batch_size=p["batch"])
-    keys = key_names(p["keys"])
-    return Timed(fn=limiter.acquire_many, args=[keys], items_per_call=len(keys),
-                 output=lambda: limiter.acquire_many(keys[:1000], 1.0).tolist())
+    with redis_session("many") as (client, prefix):
+        limiter = _redis_limiter(impl, client, prefix, *LOADS["admit"], batch_size=p["batch"])
+        keys = key_names(p["keys"])
+        yield Timed(fn=limiter.acquire_many, args=[keys], items_per_call=len(keys),
+                    output=lambda: limiter.acquire_many(keys[:1000], 1.0).tolist())
 
 
 def _evalsha_stats(client) -> tuple[int, int]:
@@ -248,24 +251,9 @@ def _evalsha_stats(client) -> tuple[int, int]:
     return int(stats.get("calls", 0)), int(stats.get("usec", 0))
 
 
-_measured: dict[str, list] = {}
-
-
-def _redis_server_time(impl, p):
+def _server_time_figures(client, limiter, p) -> list[Figure]:
     """Interleaved PING and acquire (same connection, same moments) and the server's own
-    time per decision from INFO commandstats (deltas: nothing is reset).
-
-    Measured once per run and parameter set: the harness prepares pure twice (reference,
-    then the cell) and compares the two, and timings are never equal twice."""
-    key = repr(sorted(p.items()))
-    if key not in _measured:
-        _measured[key] = _measure_server_time(impl, p)
-    return _measured[key]
-
-
-def _measure_server_time(impl, p) -> list:
-    client = _redis_client()
-    limiter = _redis_limiter(impl, *LOADS["admit"], label="server", batch_size=p["batch"])
+    time per decision from INFO commandstats (deltas: nothing is reset)."""
     limiter.acquire("warm")
     ping_us, acquire_us = [], []
     calls0, usec0 = _evalsha_stats(client)
@@ -288,7 +276,21 @@ def _measure_server_time(impl, p) -> list:
             Figure("acquire_minus_ping_p50", "us", acquire - ping),
             Figure("server_time_per_acquire", "us", (usec1 - usec0) / max(1, calls1 - calls0)),
             Figure("server_time_per_decision_batched", "us", (usec2 - usec1) / len(keys)),
-            Figure("acquire_many_throughput", "decisions/s", len(keys) / many_s)]
+            Figure("acquire_many_throughput", "decisions/s", len(keys) / many_s, HIGHER)]
+
+
+def _server_figures_are_sane(output, params) -> str | None:
+    """Timings are never equal twice: what every run must give is finite, positive figures
+    (the difference of two medians may be negative by noise)."""
+    bad = [f.metric for f in output if not math.isfinite(f.value) or (f.value <= 0 and f.metric != "acquire_minus_ping_p50")]
+    return f"implausible figures: {bad}" if bad else None
+
+
+@contextlib.contextmanager
+def _redis_server_time(impl, p):
+    with redis_session("server") as (client, prefix):
+        limiter = _redis_limiter(impl, client, prefix, *LOADS["admit"], batch_size=p["batch"])
+        yield Figures(lambda: _server_time_figures(client, limiter, p))
 
 
 # --- memory --------------------------------------------------------------------------
@@ -300,14 +302,15 @@ MEMORY_LIMIT = (10.0, 1e-3)
 
 def _memory(impl, p):
     keys = key_names(p["keys"]) if p["key_type"] == "str" else np.arange(p["keys"], dtype=np.int64)
-    if _is_tier(impl):
+    make = impl.module.KeyedLimiter
+    if impl.is_tier:
         def build():
-            limiter = impl.KeyedLimiter("token", *MEMORY_LIMIT)
+            limiter = make("token", *MEMORY_LIMIT)
             limiter.acquire_many(keys, 0.0)
             return limiter
     else:
         def build():
-            limiter = impl.KeyedLimiter("token", *MEMORY_LIMIT)
+            limiter = make("token", *MEMORY_LIMIT)
             for key in keys:
                 limiter.acquire(key)
             return limiter
@@ -336,25 +339,26 @@ CASES = [
          applies=_has("KeyedLimiter"), peer_check=_keyed_plausible,
          doc="KeyedLimiter.acquire(key) cycling over 10k live keys (str and int)"),
     Case(FAMILY, "acquire_many", "time", _grid(_MANY, _MANY_QUICK), _acquire_many, unit="ns/key",
-         applies=lambda impl: hasattr(impl, "KeyedLimiter") and _is_tier(impl),
+         applies=_tier_with("KeyedLimiter"),
          doc="acquire_many over (key, time) pairs, 10k keys, on a fresh limiter each sample"),
     Case(FAMILY, "limit_size", "time",
          _grid([{"limit": n} for n in (10, 1_000, 100_000)]), _bucket_case("token"), unit="ns/op",
          applies=_has("TokenBucket"), peer_check=_bools,
          doc="one bucket of `limit` per second, acquire on the clock: cost against limit size"),
     Case(FAMILY, "redis_ping", "time", _grid([_redis_params({})]), _redis_ping, unit="ns/op",
-         applies=_pure_only, doc="PING on the lab's Redis, the floor under every Redis figure"),
+         applies=_is_redis_backend, reference=None, invariant=_is_true,
+         doc="PING on the lab's Redis, the floor under every Redis figure"),
     Case(FAMILY, "redis_acquire", "time", _grid([_redis_params({})]), _redis_acquire, unit="ns/op",
-         applies=_redis_applies, peer_check=_all_admitted,
+         applies=_redis_applies, reference=_redis_acquire_reference, peer_check=_all_admitted,
          doc="sequential acquire on one key in Redis (one round trip each)"),
     Case(FAMILY, "redis_acquire_many", "time",
          _grid([_redis_params({"keys": 100_000, "batch": 500})], [_redis_params({"keys": 5_000, "batch": 500})]),
-         _redis_acquire_many, unit="ns/key", applies=_pure_only,
+         _redis_acquire_many, unit="ns/key", applies=_is_redis_backend, reference=_admitted_reference,
          doc="acquire_many of distinct keys: 500 per script call, calls pipelined"),
     Case(FAMILY, "redis_server_time", "figures",
          _grid([_redis_params({"calls": 2000, "keys": 100_000, "batch": 500})],
                [_redis_params({"calls": 200, "keys": 5_000, "batch": 500})]),
-         _redis_server_time, applies=_pure_only,
+         _redis_server_time, applies=_is_redis_backend, reference=None, invariant=_server_figures_are_sane,
          doc="PING and acquire interleaved (p50, us); server time per decision (commandstats); "
              "acquire_many decisions/s"),
     Case(FAMILY, "memory", "memory",
@@ -365,7 +369,7 @@ CASES = [
     # the str row alone (memray makes a million peer hits take minutes).
     Case(FAMILY, "memory_int", "memory",
          _grid([{"keys": 1_000_000, "key_type": "int"}], [{"keys": 5_000, "key_type": "int"}]),
-         _memory, applies=lambda impl: hasattr(impl, "KeyedLimiter") and _is_tier(impl),
+         _memory, applies=_tier_with("KeyedLimiter"),
          doc="peak and retained bytes of a limiter with 1M live int keys (memray)"),
 ]
 
@@ -380,11 +384,11 @@ TARGETS = [
     # lookup of a Python object each, and are shown beside it.)
     Target("acquire_many", "Numba or Cython acquire_many <= 20 ns per decision", impl="best-compiled",
            params={"pairs": 1_000_000, "key_type": "int"}, at_most=20),
-    Target("redis_server_time", "Redis sequential acquire <= PING + 10 us (medians, interleaved)", impl="pure",
+    Target("redis_server_time", "Redis sequential acquire <= PING + 10 us (medians, interleaved)", impl="redis",
            metric="acquire_minus_ping_p50", at_most=10),
     Target("redis_acquire_many", "one process >= 150k decisions/s with acquire_many (<= 6.67 us each)",
-           impl="pure", params={"keys": 100_000}, at_most=1e9 / 150_000),
-    Target("redis_server_time", "<= 2.5 us of server time per decision (acquire_many)", impl="pure",
+           impl="redis", params={"keys": 100_000}, at_most=1e9 / 150_000),
+    Target("redis_server_time", "<= 2.5 us of server time per decision (acquire_many)", impl="redis",
            metric="server_time_per_decision_batched", at_most=2.5),
 ]
 
@@ -392,17 +396,18 @@ TARGETS = [
 def profile_workload(impl, quick: bool = False) -> None:
     """What `bench profile` runs under pyinstrument: one bucket, then 10k keys, then a batch."""
     scale = 10 if quick else 1
-    if hasattr(impl, "TokenBucket"):
-        bucket = impl.TokenBucket(*LOADS["deny"])
+    module = impl.module
+    if impl.has("TokenBucket"):
+        bucket = module.TokenBucket(*LOADS["deny"])
         for _ in range(200_000 // scale):
             bucket.acquire()
-    if hasattr(impl, "KeyedLimiter"):
-        limiter = impl.KeyedLimiter("token", 10.0, 1.0)
+    if impl.has("KeyedLimiter"):
+        limiter = module.KeyedLimiter("token", 10.0, 1.0)
         names = key_names(LIVE_KEYS)
         for _ in range(10 // scale or 1):
             for key in names:
                 limiter.acquire(key)
-        if _is_tier(impl):
+        if impl.is_tier:
             for key_type in ("int", "str"):
                 keys, times = pairs(1_000_000 // scale, LIVE_KEYS, key_type)
-                impl.KeyedLimiter("token", MANY["capacity"], MANY["rate"]).acquire_many(keys, times)
+                module.KeyedLimiter("token", MANY["capacity"], MANY["rate"]).acquire_many(keys, times)

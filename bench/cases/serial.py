@@ -16,8 +16,9 @@ protobuf bytes:
 - decode_memory: peak memory of decoding a 100k batch in the implementation's own format,
   each in a subprocess of its own (bench.memory).
 
-Every output is checked before it is timed: our tiers against pure (bytes, dicts), peers by
-a round trip (what they encode decodes back to the same orders).
+Every output is checked before it is timed: our tiers against pure (bytes, dicts) -- in the
+columnar cases, which pure does not take part in, against a reference pure computes -- and
+peers by a round trip (what they encode decodes back to the same orders).
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ import gc
 import random
 from types import SimpleNamespace
 
-from bench.cases.base import Case, Figure, MemoryProbe, Timed
+from bench import lineup
+from bench.cases.base import Case
+from bench.measurement import Figure, Figures, MemoryProbe, Timed
 from bench.targets import Target
 
 FAMILY = "serial"
@@ -63,15 +66,12 @@ def orders(n: int) -> list[dict]:
 
 # --- codecs: one view over tiers and peers ----------------------------------------------------
 
-def _is_peer(impl) -> bool:
-    return hasattr(impl, "FORMAT")
-
-
 def codec(impl, fmt: str):
     """The implementation's codec for `fmt` (see bench.peers.serial for the names), or None."""
-    if _is_peer(impl):
-        return impl if impl.FORMAT == fmt else None
+    if impl.is_peer:
+        return impl.module if impl.module.FORMAT == fmt else None
     same = lambda x: x  # noqa: E731 - our tiers take and give dicts
+    impl = impl.module
     if fmt == "protobuf":
         return SimpleNamespace(native=same, native_batch=same, encode=impl.encode_order, decode=impl.decode_order,
                                encode_batch=impl.encode_batch, decode_batch=impl.decode_batch, to_dict=same,
@@ -91,7 +91,7 @@ def _speaks(fmt: str, batch: bool = False):
 
 
 def _native_format(impl) -> str:
-    return impl.FORMAT if _is_peer(impl) else "protobuf"
+    return impl.module.FORMAT if impl.is_peer else "protobuf"
 
 
 def _expected(params: dict) -> list[dict]:
@@ -101,12 +101,6 @@ def _expected(params: dict) -> list[dict]:
 def _round_trips(output, params) -> str | None:
     """Peers' check: what they encoded (or decoded) is the orders themselves."""
     return None if output == _expected(params) else "a round trip through the codec changed the orders"
-
-
-def _reference_only(output):
-    """What `pure` prepares in a case it does not take part in (the harness prepares it anyway):
-    the reference the case compares its tiers with, and nothing to time."""
-    return Timed(fn=lambda _: None, args=[None], output=output)
 
 
 def _with_gc(fn):
@@ -126,10 +120,8 @@ def _with_gc(fn):
 def _one_encode(fmt: str):
     def prepare(impl, p):
         c = codec(impl, fmt)
-        if c is None:
-            return _reference_only(lambda: None)
         natives = [c.native(o) for o in orders(DISTINCT)]
-        if _is_peer(impl):
+        if impl.is_peer:
             return Timed(fn=c.encode, args=natives, output=lambda: [c.to_dict(c.decode(c.encode(n))) for n in natives])
         return Timed(fn=c.encode, args=natives, output=lambda: [c.encode(n) for n in natives])
 
@@ -139,8 +131,6 @@ def _one_encode(fmt: str):
 def _one_decode(fmt: str):
     def prepare(impl, p):
         c = codec(impl, fmt)
-        if c is None:
-            return _reference_only(lambda: None)
         data = [c.encode(c.native(o)) for o in orders(DISTINCT)]
         return Timed(fn=c.decode, args=data, output=lambda: [c.to_dict(c.decode(d)) for d in data])
 
@@ -154,10 +144,8 @@ def _batch_grid(full: int, quick: int, **extra):
 def _batch_encode(fmt: str):
     def prepare(impl, p):
         c = codec(impl, fmt)
-        if c is None or c.encode_batch is None:
-            return _reference_only(lambda: None)
         native = c.native_batch(orders(p["batch"]))
-        if _is_peer(impl):
+        if impl.is_peer:
             output = lambda: c.to_dicts(c.decode_batch(c.encode_batch(native)))  # noqa: E731
         else:
             output = lambda: c.encode_batch(native)  # noqa: E731
@@ -169,8 +157,6 @@ def _batch_encode(fmt: str):
 def _batch_decode(fmt: str):
     def prepare(impl, p):
         c = codec(impl, fmt)
-        if c is None or c.encode_batch is None:
-            return _reference_only(lambda: None)
         data = c.encode_batch(c.native_batch(orders(p["batch"])))
         fn = _with_gc(c.decode_batch) if p.get("gc") == "on" else c.decode_batch
         return Timed(fn=fn, args=[data], items_per_call=p["batch"], output=lambda: c.to_dicts(c.decode_batch(data)))
@@ -179,50 +165,55 @@ def _batch_decode(fmt: str):
 
 
 def _has_columns(impl) -> bool:
-    return hasattr(impl, "encode_columns")
+    return impl.is_tier and impl.has("encode_columns")
 
 
 def _columnar(impl) -> bool:
     """The Numba tier, and upb on prebuilt messages (its own structure, not dicts)."""
-    return _has_columns(impl) or getattr(impl, "PREBUILT", False)
+    return _has_columns(impl) or (impl.is_peer and getattr(impl.module, "PREBUILT", False))
+
+
+def _spec():
+    return lineup.spec(FAMILY).module
+
+
+# The columnar cases' references, computed by pure (which has no columns of its own).
+def _batch_bytes_reference(params) -> bytes:
+    return _spec().encode_batch(orders(params["batch"]))
+
+
+def _batch_orders_reference(params) -> list[dict]:
+    return _spec().decode_batch(_batch_bytes_reference(params))
 
 
 def _columns_encode(impl, p):
-    batch = orders(p["batch"])
-    if _has_columns(impl):
-        cols = impl.columns_from_orders(batch)
-        return Timed(fn=impl.encode_columns, args=[cols], items_per_call=p["batch"],
-                     output=lambda: impl.encode_columns(cols))
-    if _is_peer(impl):
+    if impl.is_peer:
         return _batch_encode("protobuf")(impl, p)
-    return _reference_only(lambda: impl.encode_batch(batch))  # pure's bytes: the reference
+    m = impl.module
+    cols = m.columns_from_orders(orders(p["batch"]))
+    return Timed(fn=m.encode_columns, args=[cols], items_per_call=p["batch"], output=lambda: m.encode_columns(cols))
 
 
 def _columns_decode(impl, p):
-    data = codec(impl, "protobuf").encode_batch(orders(p["batch"])) if not _is_peer(impl) else None
-    if _has_columns(impl):
-        return Timed(fn=impl.decode_columns, args=[data], items_per_call=p["batch"],
-                     output=lambda: impl.orders_from_columns(impl.decode_columns(data)))
-    if _is_peer(impl):
+    if impl.is_peer:
         return _batch_decode("protobuf")(impl, p)
-    return _reference_only(lambda: impl.decode_batch(data))
+    m = impl.module
+    data = m.encode_batch(orders(p["batch"]))
+    return Timed(fn=m.decode_columns, args=[data], items_per_call=p["batch"],
+                 output=lambda: m.orders_from_columns(m.decode_columns(data)))
 
 
 def _columns_from_orders(impl, p):
-    batch = orders(p["batch"])
-    if not _has_columns(impl):
-        return _reference_only(lambda: batch)
-    return Timed(fn=impl.columns_from_orders, args=[batch], items_per_call=p["batch"],
-                 output=lambda: impl.orders_from_columns(impl.columns_from_orders(batch)))
+    m, batch = impl.module, orders(p["batch"])
+    return Timed(fn=m.columns_from_orders, args=[batch], items_per_call=p["batch"],
+                 output=lambda: m.orders_from_columns(m.columns_from_orders(batch)))
 
 
 def _orders_from_columns(impl, p):
-    batch = orders(p["batch"])
-    if not _has_columns(impl):
-        return _reference_only(lambda: batch)
-    cols = impl.columns_from_orders(batch)
-    return Timed(fn=impl.orders_from_columns, args=[cols], items_per_call=p["batch"],
-                 output=lambda: impl.orders_from_columns(cols))
+    m = impl.module
+    cols = m.columns_from_orders(orders(p["batch"]))
+    return Timed(fn=m.orders_from_columns, args=[cols], items_per_call=p["batch"],
+                 output=lambda: m.orders_from_columns(cols))
 
 
 #: Peers that, like our tiers, go between dicts and bytes: the like-for-like comparison of the
@@ -254,14 +245,17 @@ def _format_cases(fmt: str, prefix: str) -> list[Case]:
 # --- figures and memory -----------------------------------------------------------------------
 
 def _bytes_per_msg(impl, p):
-    fmt = _native_format(impl)
-    c = codec(impl, fmt)
-    if p["batch"] == 1:
-        natives = [c.native(o) for o in orders(DISTINCT)]
-        size = sum(len(c.encode(n)) for n in natives) / len(natives)
-    else:
-        size = len(c.encode_batch(c.native_batch(orders(p["batch"])))) / p["batch"]
-    return [Figure("bytes_per_msg", "bytes", size)]
+    c = codec(impl, _native_format(impl))
+
+    def compute():
+        if p["batch"] == 1:
+            natives = [c.native(o) for o in orders(DISTINCT)]
+            size = sum(len(c.encode(n)) for n in natives) / len(natives)
+        else:
+            size = len(c.encode_batch(c.native_batch(orders(p["batch"])))) / p["batch"]
+        return [Figure("bytes_per_msg", "bytes", size)]
+
+    return Figures(compute)
 
 
 def _positive_figures(output, params) -> str | None:
@@ -275,8 +269,9 @@ def _decode_memory(impl, p):
 
 
 def _columns_memory(impl, p):
-    data = impl.encode_batch(orders(p["batch"]))
-    return MemoryProbe(build=lambda: impl.decode_columns(data))
+    m = impl.module
+    data = m.encode_batch(orders(p["batch"]))
+    return MemoryProbe(build=lambda: m.decode_columns(data))
 
 
 CASES = (
@@ -285,15 +280,15 @@ CASES = (
     + _format_cases("json", "json")
     + [
         Case(FAMILY, "columns_encode", "time", _batch_grid(BATCH, QUICK_BATCH), _columns_encode, unit="ns/msg",
-             applies=_columnar, peer_check=_round_trips,
+             applies=_columnar, reference=_batch_bytes_reference, peer_check=_round_trips,
              doc="OrderColumns -> OrderBatch bytes (Numba); upb serialising a prebuilt OrderBatch"),
         Case(FAMILY, "columns_decode", "time", _batch_grid(BATCH, QUICK_BATCH), _columns_decode, unit="ns/msg",
-             applies=_columnar, peer_check=_round_trips,
+             applies=_columnar, reference=_batch_orders_reference, peer_check=_round_trips,
              doc="OrderBatch bytes -> OrderColumns (Numba); upb parsing into a message"),
         Case(FAMILY, "columns_from_orders", "time", _batch_grid(BATCH, QUICK_BATCH), _columns_from_orders,
-             unit="ns/msg", applies=_has_columns, doc="order dicts -> OrderColumns: the conversion into columns"),
+             unit="ns/msg", applies=_has_columns, reference=lambda p: orders(p["batch"]), doc="order dicts -> OrderColumns: the conversion into columns"),
         Case(FAMILY, "orders_from_columns", "time", _batch_grid(BATCH, QUICK_BATCH), _orders_from_columns,
-             unit="ns/msg", applies=_has_columns, doc="OrderColumns -> order dicts: the conversion out of columns"),
+             unit="ns/msg", applies=_has_columns, reference=lambda p: orders(p["batch"]), doc="OrderColumns -> order dicts: the conversion out of columns"),
         Case(FAMILY, "bytes_per_msg", "figures", lambda q: [{"batch": 1}, {"batch": QUICK_BATCH if q else BATCH}],
              _bytes_per_msg, peer_check=_positive_figures,
              doc="bytes per order in each implementation's own format (tiers: protobuf), alone and in a batch"),
@@ -317,9 +312,9 @@ def profile_workload(impl, quick: bool = False) -> None:
     batch = c.native_batch(orders(BATCH // scale))
     for _ in range(5):
         c.decode_batch(c.encode_batch(batch))
-    if not _is_peer(impl):
+    if impl.is_tier:
         for n in natives:
-            impl.unpack_order(impl.pack_order(n))
+            impl.module.unpack_order(impl.module.pack_order(n))
 
 
 # --- the issue's targets (checked on results.json by bench.targets) ------------------------
