@@ -103,9 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="benchmark every case -> results.json, summary.md and a printed table",
                        description="For each (family, case, params, impl): set up, check the output against "
-                                   "pure, warm up, time with repeats (median/q1/q3/n). Writes OUT/results.json "
-                                   "(schema 1) and OUT/summary.md and prints the table with each tier's "
-                                   "speed-up over pure and over the best peer.")
+                                   "the case's reference (pure's output) or invariant, warm up, measure "
+                                   "(timings: median/q1/q3/n and CPU time), tear down. Writes OUT/results.json "
+                                   "(schema 2) and OUT/summary.md and prints the table with each tier's "
+                                   "speed-up over pure and the best tier against the best peer.")
     _add_common(p)
     p.add_argument("--quick", action="store_true", help="every case at small sizes and few repeats (< 2 min)")
     p.add_argument("--case", action="append", metavar="C", help="only this case (repeatable)")
