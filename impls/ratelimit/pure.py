@@ -26,7 +26,7 @@ Leaky bucket (a meter), state ``(level, last)``, starts empty ``(0, now)``::
 So tokens stay in ``[0, capacity]`` and the level in ``[0, capacity]``, whatever the
 timestamps; a ``cost`` above ``capacity`` is never admitted. ``retry_after`` is the wait
 after which that acquire *would* be admitted, found so that float rounding cannot make it an
-ulp too short (see `_ready_time`).
+ulp too short (see `_Token.wait`).
 
 KeyedLimiter keeps one bucket per key. A bucket that is full again (tokens back at capacity,
 level back at 0) carries no information, so sweeps drop it: a sweep drops every bucket full at
@@ -48,12 +48,11 @@ more than ``capacity + rate * elapsed`` per key.
 from __future__ import annotations
 
 import math
-import threading
-import time
 
 import numpy as np
 
-from impls.ratelimit import checks
+from impls.ratelimit import contract
+from impls.ratelimit.base import KeyedLimiterBase, LeakyBucketBase, TokenBucketBase
 
 _INF = math.inf
 
@@ -196,94 +195,30 @@ class _Leaky:
         return _wait_until(ready, now)
 
 
-_KINDS = {"token": _Token, "leaky": _Leaky}
-
-
-
-# ---------------------------------------------------------------------------------------
-# Single buckets
-# ---------------------------------------------------------------------------------------
-class _Bucket:
-    _ops: type
-
-    def __init__(self, capacity: float, rate: float, now: float | None = None):
-        self._capacity, self._rate, start = checks.bucket_args(capacity, rate, now)
-        self._state = self._ops.fresh(self._capacity, checks.timestamp(start))
-        self._lock = threading.Lock()
-
-    @property
-    def capacity(self) -> float:
-        return self._capacity
-
-    @property
-    def rate(self) -> float:
-        return self._rate
-
-    def acquire(self, cost: float = 1.0, now: float | None = None) -> bool:
-        """Admit `cost` at `now` (default time.monotonic()) if the bucket allows it."""
-        cost = checks.check_cost(cost)
-        now = checks.timestamp(now)
-        with self._lock:
-            return self._ops.take(self._state, cost, now, self._capacity, self._rate)
-
-    def tokens(self, now: float | None = None) -> float:
-        """What could be acquired at `now` (nothing changes)."""
-        now = checks.timestamp(now)
-        with self._lock:
-            return self._ops.available(self._state, now, self._capacity, self._rate)
-
-    def retry_after(self, cost: float = 1.0, now: float | None = None) -> float:
-        """Seconds from `now` until acquire(cost) would be admitted (0.0 if now; inf if
-        cost > capacity). An acquire at exactly now + retry_after is admitted, unless
-        another acquire came first."""
-        cost = checks.check_cost(cost)
-        now = checks.timestamp(now)
-        with self._lock:
-            return self._ops.wait(self._state, cost, now, self._capacity, self._rate)
-
-
-class TokenBucket(_Bucket):
-    """A bucket of `capacity` tokens refilled at `rate` per second; starts full.
-
-    `acquire(cost)` refills ``tokens = min(capacity, tokens + max(0, now - last) * rate)``,
-    then admits and subtracts if ``tokens >= cost``. Thread-safe (a lock per bucket).
-    """
-
-    _ops = _Token
-
-
-class LeakyBucket(_Bucket):
-    """A meter whose level drains at `rate` per second; starts empty.
-
-    `acquire(cost)` admits (and adds cost) if ``level + cost <= capacity``; `tokens()` is the
-    room left, ``capacity - level``. Thread-safe (a lock per bucket).
-    """
-
-    _ops = _Leaky
+#: The arithmetic of each kind, as impls.ratelimit.base calls it.
+ARITHMETIC = {"token": _Token, "leaky": _Leaky}
 
 
 # ---------------------------------------------------------------------------------------
-# One bucket per key
+# The tier's classes: checks, lock and properties come from impls.ratelimit.base.
 # ---------------------------------------------------------------------------------------
-class KeyedLimiter:
-    """One token or leaky bucket per key (str, bytes or int); memory bounded by `max_keys`.
+class TokenBucket(TokenBucketBase, arithmetic=ARITHMETIC):
+    """A token bucket (see TokenBucketBase), its state a list [tokens, last]."""
 
-    Full buckets are dropped (a new one would be identical); past `max_keys` live buckets a
-    new key is refused until one refills -- see the module doc. Thread-safe (one lock).
-    """
 
-    def __init__(self, kind: str, capacity: float, rate: float, max_keys: int = checks.DEFAULT_MAX_KEYS):
-        self._kind, self._capacity, self._rate, self._max_keys = checks.limiter_args(kind, capacity, rate, max_keys)
-        self._ops = _KINDS[self._kind]
+class LeakyBucket(LeakyBucketBase, arithmetic=ARITHMETIC):
+    """A leaky bucket (see LeakyBucketBase), its state a list [level, last]."""
+
+
+class KeyedLimiter(KeyedLimiterBase, arithmetic=ARITHMETIC):
+    """One token or leaky bucket per key, in a dict: key -> [value, last] (see the module doc)."""
+
+    def _init_buckets(self) -> None:
+        self._ops = ARITHMETIC[self._kind]  # is_full and full_time, for sweeps
         self._buckets: dict = {}
-        self._sweep_at = min(checks.SWEEP_MIN, self._max_keys)
+        self._state_of = self._buckets.get  # a dict lookup, without a Python frame
+        self._sweep_at = min(contract.SWEEP_MIN, self._max_keys)
         self._full_at = -_INF  # at max_keys, no sweep before this moment (see the module doc)
-        self._lock = threading.Lock()
-
-    kind = property(lambda self: self._kind)
-    capacity = property(lambda self: self._capacity)
-    rate = property(lambda self: self._rate)
-    max_keys = property(lambda self: self._max_keys)
 
     def __len__(self) -> int:
         """The number of live (not full) buckets."""
@@ -306,7 +241,7 @@ class KeyedLimiter:
             self._full_at = nth if nth > after else after
         else:
             self._full_at = after
-        self._sweep_at = min(self._max_keys, max(checks.SWEEP_MIN, 2 * len(self._buckets)))
+        self._sweep_at = min(self._max_keys, max(contract.SWEEP_MIN, 2 * len(self._buckets)))
 
     def _has_room(self, now: float) -> bool:
         n = len(self._buckets)
@@ -317,64 +252,25 @@ class KeyedLimiter:
     def _acquire(self, key, cost: float, now: float) -> bool:
         state = self._buckets.get(key)
         if state is not None:
-            return self._ops.take(state, cost, now, self._capacity, self._rate)
+            return self._take(state, cost, now, self._capacity, self._rate)
         # A fresh bucket refuses cost > capacity and stays full: nothing worth storing.
         if cost > self._capacity or not self._has_room(now):
             return False
-        state = self._ops.fresh(self._capacity, now)
+        state = self._fresh(self._capacity, now)
         self._buckets[key] = state
-        return self._ops.take(state, cost, now, self._capacity, self._rate)
+        return self._take(state, cost, now, self._capacity, self._rate)
 
-    def acquire(self, key, cost: float = 1.0, now: float | None = None) -> bool:
-        """Admit `cost` for `key` at `now` (default time.monotonic()) if its bucket allows it."""
-        key = checks.check_key(key)
-        cost = checks.check_cost(cost)
-        now = checks.timestamp(now)
-        with self._lock:
-            return self._acquire(key, cost, now)
-
-    def acquire_many(self, keys, now=None, cost: float = 1.0) -> np.ndarray:
-        """acquire(key, cost, t) for each key in order: a numpy bool array of the decisions.
-
-        `keys`: a sequence of keys or a numpy integer array; `now`: None (the clock, read
-        once), one timestamp for all, or one per key. Bad input raises before any decision.
-        """
-        seq, times, cost = checks.batch_args(keys, now, cost)
-        keys = seq.tolist() if isinstance(seq, np.ndarray) else [checks.check_key(k) for k in seq]
-        if times is None:
-            times = time.monotonic()
+    def _acquire_many(self, keys, times, cost: float) -> np.ndarray:
+        if isinstance(keys, np.ndarray):
+            keys = keys.tolist()
         out = np.zeros(len(keys), dtype=np.bool_)
-        with self._lock:
-            if isinstance(times, float):
-                for i, key in enumerate(keys):
-                    out[i] = self._acquire(key, cost, times)
-            else:
-                for i, (key, t) in enumerate(zip(keys, times.tolist())):
-                    out[i] = self._acquire(key, cost, t)
+        if isinstance(times, float):
+            for i, key in enumerate(keys):
+                out[i] = self._acquire(key, cost, times)
+        else:
+            for i, (key, t) in enumerate(zip(keys, times.tolist())):
+                out[i] = self._acquire(key, cost, t)
         return out
-
-    def tokens(self, key, now: float | None = None) -> float:
-        """What `key` could acquire at `now` (capacity for a key without a bucket)."""
-        key = checks.check_key(key)
-        now = checks.timestamp(now)
-        with self._lock:
-            state = self._buckets.get(key)
-            if state is None:
-                return self._capacity
-            return self._ops.available(state, now, self._capacity, self._rate)
-
-    def retry_after(self, key, cost: float = 1.0, now: float | None = None) -> float:
-        """Seconds from `now` until acquire(key, cost) would be admitted (see TokenBucket).
-
-        Ignores max_keys: a new key's wait is 0.0 even when the limiter is full."""
-        key = checks.check_key(key)
-        cost = checks.check_cost(cost)
-        now = checks.timestamp(now)
-        with self._lock:
-            state = self._buckets.get(key)
-            if state is None:
-                state = self._ops.fresh(self._capacity, now)
-            return self._ops.wait(state, cost, now, self._capacity, self._rate)
 
 
 def warmup() -> None:

@@ -23,6 +23,9 @@ could only be full again.
   a client without a socket timeout is refused, since it could hang forever). What the caller
   sees then is `on_unavailable`: "raise" a `LimiterUnavailable`, "fail_open" (admit) or
   "fail_closed" (refuse).
+* The limiter takes a redis-py client, which stays the caller's, or a Redis URL: then it makes
+  a client of its own with `connect` and closes it in `close()` (or at the end of a with
+  block).
 
 Unlike KeyedLimiter there is no max_keys: Redis' own memory limit bounds the keys.
 """
@@ -38,7 +41,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from impls.ratelimit import checks
+from impls.ratelimit import contract
 
 ON_UNAVAILABLE = ("raise", "fail_open", "fail_closed")
 CLOCKS = ("client", "server")
@@ -220,29 +223,33 @@ class RedisLimiter:
     `acquire(key, cost=1.0, now=None) -> bool` and `acquire_many(keys, now=None, cost=1.0)
     -> numpy bool array` decide as KeyedLimiter does for the same timestamps. Thread-safe as
     far as the client is (redis-py's is); every call is atomic in Redis, across processes.
+
+    `client` is a redis-py client with a socket timeout (as `connect` makes them), or a Redis
+    URL such as "redis://127.0.0.1:6379/0": then the limiter makes its own client with
+    `connect(url)` and `close()` (or leaving a with block) closes it. A client passed in is
+    never closed by the limiter.
     """
 
-    def __init__(self, client: redis.Redis, kind: str, capacity: float, rate: float, prefix: str = "lab:rl:",
+    def __init__(self, client: redis.Redis | str, kind: str, capacity: float, rate: float, prefix: str = "lab:rl:",
                  clock: str = "client", on_unavailable: str = "raise", idle_ttl: float | None = None,
                  batch_size: int = DEFAULT_BATCH):
-        self._kind = checks.check_kind(kind)
-        self._capacity = checks.check_capacity(capacity)
-        self._rate = checks.check_rate(rate)
+        self._kind = contract.check_kind(kind)
+        self._capacity = contract.check_capacity(capacity)
+        self._rate = contract.check_rate(rate)
         if not isinstance(prefix, str) or not prefix:
             raise ValueError(f"prefix must be a non-empty str, got {prefix!r}")
         if clock not in CLOCKS:
             raise ValueError(f"clock must be 'client' or 'server', got {clock!r}")
         if on_unavailable not in ON_UNAVAILABLE:
             raise ValueError(f"on_unavailable must be one of {', '.join(ON_UNAVAILABLE)}, got {on_unavailable!r}")
-        timeouts = client.connection_pool.connection_kwargs
-        if timeouts.get("socket_timeout") is None:
+        owns_client = isinstance(client, str)  # a URL: made below, once every argument is checked
+        if not owns_client and client.connection_pool.connection_kwargs.get("socket_timeout") is None:
             raise ValueError("the client has no socket_timeout, so a stalled server would hang every call; "
                              "set one (impls.ratelimit.redis.connect does)")
         # Idle for capacity / rate seconds, a bucket can only be full (token) or empty
         # (leaky): it may vanish. A second more absorbs skew between client and server clocks.
-        ttl = (self._capacity / self._rate + 1.0) if idle_ttl is None else checks.positive_finite("idle_ttl", idle_ttl)
+        ttl = (self._capacity / self._rate + 1.0) if idle_ttl is None else contract.positive_finite("idle_ttl", idle_ttl)
         self._ttl_ms = str(min(max(1, math.ceil(ttl * 1000)), 2**53)).encode()
-        self._client = client
         self._prefix = prefix
         self._prefix_bytes = prefix.encode()
         self._clock = clock
@@ -254,6 +261,19 @@ class RedisLimiter:
         self._head = [b"1" if self._kind == "leaky" else b"0", repr(self._capacity).encode(),
                       repr(self._rate).encode()]
         self._one = _PackedCall(_ONE, self._head)
+        self._owns_client = owns_client
+        self._client = connect(client) if owns_client else client
+
+    def close(self) -> None:
+        """Close the client the limiter made from a URL; a client passed in is left open."""
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> RedisLimiter:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     kind = property(lambda self: self._kind)
     capacity = property(lambda self: self._capacity)
@@ -262,7 +282,7 @@ class RedisLimiter:
 
     def redis_key(self, key) -> bytes:
         """The Redis key of `key`'s bucket (the key checked as everywhere: str, bytes or int)."""
-        key = checks.check_key(key)
+        key = contract.check_key(key)
         if type(key) is str:
             return self._prefix_bytes + b"s:" + key.encode()
         if type(key) is bytes:
@@ -289,8 +309,8 @@ class RedisLimiter:
     def acquire(self, key, cost: float = 1.0, now: float | None = None) -> bool:
         """Admit `cost` for `key` at `now` (default time.time(); see clock) if its bucket allows it."""
         rkey = self.redis_key(key)
-        cost = checks.check_cost(cost)
-        now = checks.check_now(now)
+        cost = contract.check_cost(cost)
+        now = contract.check_now(now)
         self._check_clock(now)
         if self._clock == "server":
             stamp = b""
@@ -306,7 +326,7 @@ class RedisLimiter:
     def acquire_many(self, keys, now=None, cost: float = 1.0) -> np.ndarray:
         """acquire(key, cost, t) for each key in order, as KeyedLimiter.acquire_many: `now` is
         None (the clock, read once), one timestamp for all, or one per key."""
-        seq, times, cost = checks.batch_args(keys, now, cost)
+        seq, times, cost = contract.batch_args(keys, now, cost)
         rkeys = [self.redis_key(k) for k in (seq.tolist() if isinstance(seq, np.ndarray) else seq)]
         self._check_clock(times)
         n = len(rkeys)

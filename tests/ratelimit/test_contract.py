@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from impls import registry
-from impls.ratelimit import checks
+from impls.ratelimit import contract
 
 PUBLIC_NAMES = {"TokenBucket", "LeakyBucket", "KeyedLimiter", "warmup"}
 
@@ -119,7 +119,7 @@ def test_equal_keys_of_other_types_share_a_bucket(tier):
     assert not limiter.acquire(Name("k"), 1.0, 0.0)
 
 
-@pytest.mark.parametrize("kind", checks.KINDS)
+@pytest.mark.parametrize("kind", contract.KINDS)
 def test_acquire_many_equals_acquire_in_order(tier, kind):
     rng = np.random.default_rng(7)
     keys = rng.integers(0, 50, size=3000)
@@ -143,7 +143,7 @@ def test_acquire_many_scalar_now_and_default_clock(tier):
                                 cost=1.5).tolist() == [True, False, False]
 
 
-@pytest.mark.parametrize("kind", checks.KINDS)
+@pytest.mark.parametrize("kind", contract.KINDS)
 def test_full_buckets_are_dropped_so_memory_stays_bounded(tier, kind):
     """Each key is used once; within a refill period (0.1 s) only about 100 keys are live."""
     limiter = tier.KeyedLimiter(kind, 1.0, 10.0)
@@ -152,15 +152,15 @@ def test_full_buckets_are_dropped_so_memory_stays_bounded(tier, kind):
         keys = np.arange(start, start + 1000)
         limiter.acquire_many(keys, keys * 0.001)
         peak = max(peak, len(limiter))
-    assert peak <= 2 * checks.SWEEP_MIN
+    assert peak <= 2 * contract.SWEEP_MIN
     strs = [f"user:{i}" for i in range(20_000)]
     for start in range(0, 20_000, 1000):
         limiter.acquire_many(strs[start:start + 1000], np.arange(start, start + 1000) * 0.001 + 100.0)
         peak = max(peak, len(limiter))
-    assert peak <= 2 * checks.SWEEP_MIN
+    assert peak <= 2 * contract.SWEEP_MIN
 
 
-@pytest.mark.parametrize("kind", checks.KINDS)
+@pytest.mark.parametrize("kind", contract.KINDS)
 def test_past_max_keys_new_keys_are_refused_until_a_bucket_refills(tier, kind):
     limiter = tier.KeyedLimiter(kind, 2.0, 1.0, max_keys=3)
     assert all(limiter.acquire(k, 2.0, 0.0) for k in ("a", "b", 1))  # three empty buckets
@@ -183,4 +183,4 @@ def test_keyed_retry_after_and_tokens(tier):
     wait = limiter.retry_after("k", 3.0, 0.0)
     assert wait == 1.5 and limiter.acquire("k", 3.0, wait)
     assert (limiter.kind, limiter.capacity, limiter.rate, limiter.max_keys) == ("leaky", 4.0, 2.0,
-                                                                                checks.DEFAULT_MAX_KEYS)
+                                                                                contract.DEFAULT_MAX_KEYS)

@@ -1,4 +1,4 @@
-"""Every bad input gets the same exception type and message in every tier (checks.py)."""
+"""Every bad input gets the same exception type and message in every tier (impls.ratelimit.contract)."""
 
 import math
 

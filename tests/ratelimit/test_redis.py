@@ -1,6 +1,7 @@
 """The Redis tier against the lab's Redis: the same decisions as the in-process tiers for the
-same timestamps, NOSCRIPT recovery, idle keys that expire, and a clear LimiterUnavailable
-(or the chosen fail-open / fail-closed answer) within the client's timeout."""
+same timestamps, NOSCRIPT recovery, idle keys that expire, a clear LimiterUnavailable (or the
+chosen fail-open / fail-closed answer) within the client's timeout, and a limiter made from a
+URL that closes its own client (never one passed in)."""
 
 import socket
 import time
@@ -144,12 +145,61 @@ BAD_INPUT = {  # the Redis tier's call, and the in-process call that takes the s
 }
 
 
+@pytest.mark.parametrize("via", ["client", "url"])
 @pytest.mark.parametrize("case", sorted(BAD_INPUT))
-def test_bad_input_raises_what_pure_raises(redis_client, pure, case):
-    """The same checks (impls.ratelimit.checks) as every tier; nothing reaches the server."""
+def test_bad_input_raises_what_pure_raises(redis_client, redis_target, pure, case, via):
+    """The same checks (impls.ratelimit.contract) as every tier, whether the limiter is given a
+    client or a URL; nothing reaches the server."""
     redis_call, pure_call = BAD_INPUT[case]
     with pytest.raises(Exception) as expected:
         pure_call(pure)
     with pytest.raises(expected.type) as got:
-        redis_call(redis_client)
+        redis_call(redis_client if via == "client" else redis_target.url)
     assert str(got.value) == str(expected.value)
+
+
+# --- a limiter made from a URL owns its client ---------------------------------------
+
+def _named(url: str, name: str) -> str:
+    """`url` whose connections call themselves `name` (CLIENT SETNAME), to find them in CLIENT LIST."""
+    return f"{url}{'&' if '?' in url else '?'}client_name={name}"
+
+
+def _connections_named(admin, name: str, expected: int, within: float = 5.0) -> int:
+    """How many of the server's connections are called `name`, once that is `expected` or
+    `within` seconds have passed (the server notices a closed socket a moment later)."""
+    deadline = time.monotonic() + within
+    while True:
+        count = sum(1 for c in admin.client_list() if c.get("name") == name)
+        if count == expected or time.monotonic() > deadline:
+            return count
+        time.sleep(0.02)
+
+
+def test_a_url_makes_a_client_that_the_limiter_closes(redis_target, redis_client, redis_prefix):
+    name = f"lab-test-{uuid.uuid4().hex[:12]}"
+    with rl_redis.RedisLimiter(_named(redis_target.url, name), "token", 2.0, 1e-6, prefix=redis_prefix) as limiter:
+        assert [limiter.acquire("k") for _ in range(3)] == [True, True, False]
+        assert limiter.acquire_many(["j"] * 3).tolist() == [True, True, False]
+        assert _connections_named(redis_client, name, 1) == 1
+    assert _connections_named(redis_client, name, 0) == 0  # closed at the end of the with block
+    closing = rl_redis.RedisLimiter(_named(redis_target.url, name), "leaky", 1.0, 1.0, prefix=redis_prefix)
+    assert closing.acquire("k")
+    closing.close()
+    closing.close()  # closing twice is harmless
+    assert _connections_named(redis_client, name, 0) == 0
+
+
+def test_a_url_limiter_decides_as_a_client_limiter(redis_target, redis_client, redis_prefix):
+    calls = [("a", 1.0, 0.0), ("a", 1.0, 0.0), (b"a", 2.5, 0.1), (7, 1.0, 0.2), ("a", 1.0, 0.9), ("a", 1.0, 1.4)]
+    given = _limiter(redis_client, f"{redis_prefix}client:")
+    with rl_redis.RedisLimiter(redis_target.url, "token", 3.0, 2.0, prefix=f"{redis_prefix}url:", idle_ttl=3600) as made:
+        assert [made.acquire(*call) for call in calls] == [given.acquire(*call) for call in calls]
+
+
+def test_a_client_passed_in_is_never_closed(redis_client, redis_prefix):
+    with rl_redis.RedisLimiter(redis_client, "token", 2.0, 1.0, prefix=redis_prefix) as limiter:
+        assert limiter.acquire("k")
+        connection = redis_client.client_id()  # the pool's one connection, the limiter's too
+        limiter.close()
+    assert redis_client.client_id() == connection  # the same connection: never closed, still open

@@ -133,7 +133,7 @@ def test_no_server_survives_a_harness_run(tmp_path):
     env = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
     env.pop("REDIS_URL", None)
     cmd = [sys.executable, "-m", "bench", "run", "--quick", "--family", "ratelimit", "--case", "redis_ping",
-           "--case", "redis_acquire", "--impl", "pure", "--out", str(tmp_path / "out")]
+           "--case", "redis_acquire", "--impl", "redis", "--out", str(tmp_path / "out")]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]

@@ -1,7 +1,8 @@
-"""Argument checks, error messages and shared constants of every rate-limiter tier.
+"""The rate-limiter family's contract on input: what every tier accepts, what it refuses, and how.
 
-Every tier calls these (the compiled tiers on their cold paths only), so the same bad input
-raises the same exception type with the same message whichever tier is used:
+Every tier (pure, Numba, Cython, the Redis tier) checks its arguments here -- the compiled
+tiers on their cold paths only -- so the same bad input raises the same exception type with
+the same message whichever tier is used:
 
 * a number that is not finite or not > 0 (capacity, rate, cost) -> ValueError naming it;
 * something that is not a real number at all (a str, None, a bool) -> TypeError naming it;
@@ -9,7 +10,8 @@ raises the same exception type with the same message whichever tier is used:
 
 The order in which a call's arguments are checked is fixed here too (`bucket_args`,
 `limiter_args`, `batch_args`), so that a call with two bad arguments fails on the same one
-in every tier.
+in every tier. The constants every tier shares (kinds, max_keys' default, the sweep
+threshold, the int64 range of the compiled tiers' int-key tables) live here as well.
 """
 
 from __future__ import annotations
