@@ -22,6 +22,14 @@ $(STAMP): pyproject.toml setup.py $(wildcard native/*.pyx native/*.pxd native/*.
 	$(PY) -m pip install --quiet --no-build-isolation -e ".[bench,test]"
 	touch $(STAMP)
 
+# Numba caches a kernel by the file that defines it, so a kernel that inlines another module's
+# (impls/ratelimit/nb_keyed.py calls nb_bucket.py's) would keep a stale compiled copy after that
+# module changes: drop every cached kernel whenever any Numba source changed.
+NUMBA_STAMP := $(VENV)/.numba-sources
+$(NUMBA_STAMP): $(wildcard impls/*/nb*.py) | $(STAMP)
+	find impls -name '*.nbi' -delete -o -name '*.nbc' -delete
+	touch $(NUMBA_STAMP)
+
 .PHONY: help install test bench bench-quick bench-pytest asv profile mem readme clean
 
 help: ## list the targets
@@ -29,29 +37,29 @@ help: ## list the targets
 
 install: $(STAMP) ## create .venv and install the lab (builds the Cython tiers)
 
-test: $(STAMP) ## run the test suite (contracts, differential tests, harness smoke run)
+test: $(STAMP) $(NUMBA_STAMP) ## run the test suite (contracts, differential tests, harness smoke run)
 	$(PY) -m pytest
 
-bench: $(STAMP) ## full benchmark run -> reports/latest/results.json + summary.md, README table
+bench: $(STAMP) $(NUMBA_STAMP) ## full benchmark run -> reports/latest/results.json + summary.md, README table
 	$(PY) -m bench run $(FAMILY_ARGS) --out $(OUT)
 	$(PY) -m bench readme --results $(OUT)/results.json
 
-bench-quick: $(STAMP) ## every case at small sizes (under 2 minutes), no README update
+bench-quick: $(STAMP) $(NUMBA_STAMP) ## every case at small sizes (under 2 minutes), no README update
 	$(PY) -m bench run --quick $(FAMILY_ARGS) --out $(OUT)
 
-bench-pytest: $(STAMP) ## pytest-benchmark suite under bench/pybench, grouped by case
+bench-pytest: $(STAMP) $(NUMBA_STAMP) $(NUMBA_STAMP) ## pytest-benchmark suite under bench/pybench, grouped by case
 	$(PY) -m pytest bench/pybench -p no:cacheprovider --benchmark-group-by=group --benchmark-columns=median,iqr,ops,rounds
 
-asv: $(STAMP) ## asv suites for the current commit -> reports/asv/html/index.html
+asv: $(STAMP) $(NUMBA_STAMP) ## asv suites for the current commit -> reports/asv/html/index.html
 	$(PY) -m asv machine --yes >/dev/null
 	$(PY) -m asv run --python=same --set-commit-hash=$$(git rev-parse HEAD) --show-stderr
 	$(PY) -m asv publish
 	@echo "open reports/asv/html/index.html"
 
-profile: $(STAMP) ## pyinstrument HTML per tier -> reports/latest/profiles/ (FAMILY=...)
+profile: $(STAMP) $(NUMBA_STAMP) ## pyinstrument HTML per tier -> reports/latest/profiles/ (FAMILY=...)
 	$(PY) -m bench profile $(FAMILY_ARGS) --out $(OUT)
 
-mem: $(STAMP) ## memray per tier, each in its own process -> reports/latest/memray/ + results.json (FAMILY=...)
+mem: $(STAMP) $(NUMBA_STAMP) ## memray per tier, each in its own process -> reports/latest/memray/ + results.json (FAMILY=...)
 	$(PY) -m bench mem $(FAMILY_ARGS) --out $(OUT)
 
 readme: $(STAMP) ## regenerate README's results table from reports/latest/results.json
