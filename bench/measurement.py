@@ -24,6 +24,7 @@ it instead of assuming that lower is.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -58,6 +59,12 @@ class Figure:
             if value is not None:
                 out[name] = value
         return out
+
+
+def percentiles(samples: Sequence[float], points: Sequence[int] = (50, 90, 99)) -> dict[str, float]:
+    """{"p50": ..., "p90": ..., "p99": ...} of `samples` (a Figure's distribution)."""
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return {f"p{p}": cuts[p - 1] for p in points}
 
 
 class Measurement:

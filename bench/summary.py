@@ -50,6 +50,8 @@ def rows(doc: dict, families: list[str] | None = None) -> list[tuple[str, list[s
                     line.append("—")
                     continue
                 text = fmt_record(r)
+                if "p99" in r.get("percentiles", {}):
+                    text += f", p99 {r['percentiles']['p99']:.4g}"
                 ratio = results.advantage(r, pure) if metric == "time" and pure and impl != SPEC else None
                 if ratio is not None:
                     text += f" ({ratio:.1f}×)"

@@ -29,7 +29,7 @@ import numpy as np
 from bench import lineup
 from bench.backends import redis as redis_backend
 from bench.cases.base import Case
-from bench.measurement import HIGHER, Figure, Figures, MemoryProbe, Timed
+from bench.measurement import HIGHER, Figure, Figures, MemoryProbe, Timed, percentiles
 from bench.targets import Target
 
 FAMILY = "ratelimit"
@@ -272,7 +272,8 @@ def _server_time_figures(client, limiter, p) -> list[Figure]:
     many_s = time.perf_counter() - start
     _, usec2 = _evalsha_stats(client)
     ping, acquire = statistics.median(ping_us), statistics.median(acquire_us)
-    return [Figure("ping_p50", "us", ping), Figure("acquire_p50", "us", acquire),
+    return [Figure("ping_p50", "us", ping, percentiles=percentiles(ping_us)),
+            Figure("acquire_p50", "us", acquire, percentiles=percentiles(acquire_us)),
             Figure("acquire_minus_ping_p50", "us", acquire - ping),
             Figure("server_time_per_acquire", "us", (usec1 - usec0) / max(1, calls1 - calls0)),
             Figure("server_time_per_decision_batched", "us", (usec2 - usec1) / len(keys)),
