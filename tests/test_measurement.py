@@ -137,5 +137,5 @@ def test_a_run_stops_its_shared_redis_and_closes_every_connection(monkeypatch):
     assert out.failures == []
     assert {(r["case"], r["impl"], r["role"]) for r in out.records} == {
         ("redis_ping", "redis", "backend"), ("redis_acquire", "redis", "backend")}
-    assert redis_backend._shared is None and set(server_processes._live) <= servers_before
+    assert redis_backend._shared.server is None and set(server_processes._live) <= servers_before
     assert not [t for t in threading.enumerate() if t.name.startswith("lab-")]

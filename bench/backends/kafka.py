@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.backends import on_run_end
-from bench.backends.process import STARTUP_TIMEOUT_S, ServerProcess
+from bench.backends.process import STARTUP_TIMEOUT_S, ServerProcess, SharedServer
 
 #: Every topic the lab creates starts with this, on its own broker or on KAFKA_BOOTSTRAP's.
 LAB_TOPIC_PREFIX = "lab."
@@ -124,32 +122,13 @@ def kafka_target() -> Iterator[KafkaTarget]:
         yield KafkaTarget(bootstrap=broker.bootstrap, external=False, broker=broker)
 
 
-_shared: KafkaBroker | None = None
-_shared_lock = threading.Lock()
+_shared = SharedServer(lambda: KafkaBroker())
 
 
 def shared_bootstrap() -> str:
     """One log per process for long-lived tools (the bench harness): KAFKA_BOOTSTRAP's, or a
     private broker started on first use and stopped when the run ends (or at exit)."""
-    global _shared
-    bootstrap = external_bootstrap()
-    if bootstrap:
-        return bootstrap
-    with _shared_lock:
-        if _shared is None or not _shared.running:
-            _shared = KafkaBroker().start()
-        return _shared.bootstrap
-
-
-def stop_shared() -> None:
-    global _shared
-    with _shared_lock:
-        if _shared is not None:
-            _shared.stop()
-            _shared = None
-
-
-on_run_end(stop_shared)
+    return external_bootstrap() or _shared.get().bootstrap
 
 
 def _check_lab_topic(name: str) -> str:

@@ -28,7 +28,10 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+from bench.backends import on_run_end
 
 STARTUP_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
@@ -183,6 +186,30 @@ class ServerProcess:
             if self._dir is not None:
                 shutil.rmtree(self._dir, ignore_errors=True)
                 self._dir = None
+
+
+class SharedServer:
+    """One server of a kind per process, for long-lived tools (the bench harness): started on
+    first use by `get()`, stopped by `stop()` -- which bench.backends.shared_servers() calls when
+    a run ends -- or at exit."""
+
+    def __init__(self, make: Callable[[], ServerProcess]):
+        self._make = make
+        self._lock = threading.Lock()
+        self.server: ServerProcess | None = None
+        on_run_end(self.stop)
+
+    def get(self) -> ServerProcess:
+        with self._lock:
+            if self.server is None or not self.server.running:
+                self.server = self._make().start()
+            return self.server
+
+    def stop(self) -> None:
+        with self._lock:
+            if self.server is not None:
+                self.server.stop()
+                self.server = None
 
 
 # ---------------------------------------------------------------------------------------

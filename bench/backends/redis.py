@@ -22,13 +22,11 @@ import importlib.util
 import os
 import shutil
 import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.backends import on_run_end
-from bench.backends.process import STARTUP_TIMEOUT_S, ServerProcess
+from bench.backends.process import STARTUP_TIMEOUT_S, ServerProcess, SharedServer
 
 #: Every key the lab writes starts with this, on its own server or on REDIS_URL's.
 LAB_PREFIX = "lab:"
@@ -116,36 +114,21 @@ def redis_target() -> Iterator[RedisTarget]:
         yield RedisTarget(url=server.url, external=False, server=server)
 
 
-_shared: RedisServer | None = None
-_shared_lock = threading.Lock()
+_shared = SharedServer(lambda: RedisServer())
 
 
 def shared_target() -> RedisTarget:
     """One Redis per process for long-lived tools (the bench harness): REDIS_URL's, or a
-    private server started on first use and stopped at exit (or by stop_shared())."""
-    global _shared
+    private server started on first use and stopped when the run ends (or at exit)."""
     url = external_url()
     if url:
         return RedisTarget(url=url, external=True)
-    with _shared_lock:
-        if _shared is None or not _shared.running:
-            _shared = RedisServer().start()
-        return RedisTarget(url=_shared.url, external=False, server=_shared)
+    server = _shared.get()
+    return RedisTarget(url=server.url, external=False, server=server)
 
 
 def shared_url() -> str:
     return shared_target().url
-
-
-def stop_shared() -> None:
-    global _shared
-    with _shared_lock:
-        if _shared is not None:
-            _shared.stop()
-            _shared = None
-
-
-on_run_end(stop_shared)
 
 
 def delete_prefix(client, prefix: str) -> int:
