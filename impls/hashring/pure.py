@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import zlib
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from impls.hashring import checks
+from impls.hashring import contract
+from impls.hashring.base import RingBase
 
 _MASK32 = 0xFFFFFFFF
 _MASK64 = 0xFFFFFFFFFFFFFFFF
@@ -37,7 +38,7 @@ def key_hash(key: str | bytes) -> int:
         return zlib.crc32(key.encode("utf-8"))
     if isinstance(key, bytes):
         return zlib.crc32(key)
-    raise checks.key_type_error(key)
+    raise contract.key_type_error(key)
 
 
 def fmix32(h: int) -> int:
@@ -55,61 +56,24 @@ def node_points(node: str, vnodes: int) -> list[int]:
     return [fmix32(zlib.crc32(f"{node}#{i}".encode("utf-8"))) for i in range(vnodes)]
 
 
-class Ring:
-    """A consistent-hash ring with `vnodes` points per node (see the module doc for the rule).
+class Ring(RingBase):
+    """A consistent-hash ring (see RingBase): sorted lists of points and of their owners."""
 
-    Not thread-safe for concurrent add/remove; concurrent lookups are safe.
-    """
-
-    def __init__(self, nodes: Iterable[str] = (), vnodes: int = checks.DEFAULT_VNODES):
-        self._vnodes = checks.check_vnodes(vnodes)
-        self._nodes: dict[str, None] = {}  # insertion-ordered set of node names
-        self._hashes: list[int] = []  # sorted ring points
-        self._owners: list[str] = []  # owner of each point
-        pairs: list[tuple[int, str]] = []
-        for node in nodes:
-            self._admit(node)
-            pairs.extend((p, node) for p in node_points(node, self._vnodes))
-        self._set_points(sorted(pairs))
-
-    def _admit(self, node: object) -> None:
-        checks.check_node(node)
-        if node in self._nodes:
-            raise checks.node_exists_error(node)
-        node.encode("utf-8")  # a name that cannot be hashed fails before any state changes
-        self._nodes[node] = None
+    def _build(self, names: list[str], encoded: list[bytes]) -> None:
+        self._nodes: dict[str, None] = dict.fromkeys(names)  # insertion-ordered set of node names
+        self._set_points(sorted((p, node) for node in names for p in node_points(node, self._vnodes)))
 
     def _set_points(self, pairs: list[tuple[int, str]]) -> None:
-        self._hashes = [p for p, _ in pairs]
-        self._owners = [n for _, n in pairs]
+        self._hashes = [p for p, _ in pairs]  # sorted ring points
+        self._owners = [n for _, n in pairs]  # owner of each point
 
-    @property
-    def vnodes(self) -> int:
-        return self._vnodes
-
-    @property
-    def nodes(self) -> list[str]:
-        """The current node names, in the order they were added."""
-        return list(self._nodes)
-
-    def __len__(self) -> int:
-        return len(self._nodes)
-
-    def __contains__(self, node: object) -> bool:
-        return node in self._nodes
-
-    def add(self, node: str) -> None:
-        """Add a node; only keys that now belong to it move. ValueError if it is there."""
-        self._admit(node)
+    def _add(self, node: str, encoded: bytes) -> None:
+        self._nodes[node] = None
         new = sorted((p, node) for p in node_points(node, self._vnodes))
         # Both runs are sorted, so this sort is a linear merge (timsort finds the runs).
         self._set_points(sorted(list(zip(self._hashes, self._owners)) + new))
 
-    def remove(self, node: str) -> None:
-        """Remove a node; exactly the keys it owned move. KeyError if it is not there."""
-        checks.check_node(node)
-        if node not in self._nodes:
-            raise checks.node_missing_error(node)
+    def _remove(self, node: str) -> None:
         del self._nodes[node]
         self._set_points([(p, n) for p, n in zip(self._hashes, self._owners) if n != node])
 
@@ -121,13 +85,13 @@ class Ring:
         """The node that owns `key`. LookupError on an empty ring."""
         h = key_hash(key)
         if not self._hashes:
-            raise checks.empty_ring_error()
+            raise contract.empty_ring_error()
         return self._owner_of_hash(h)
 
     def lookup_many(self, keys: Sequence[str | bytes]) -> list[str]:
         """The owner of each key, in order. LookupError on an empty ring."""
         if not self._hashes:
-            raise checks.empty_ring_error()
+            raise contract.empty_ring_error()
         return [self._owner_of_hash(key_hash(k)) for k in keys]
 
 
@@ -142,13 +106,13 @@ def jump_unchecked(key_hash: int, buckets: int) -> int:
 
 def jump(key_hash: int, buckets: int) -> int:
     """Jump consistent hash: the bucket in [0, buckets) of an unsigned 64-bit key hash."""
-    return jump_unchecked(checks.check_key_hash(key_hash), checks.check_buckets(buckets))
+    return jump_unchecked(contract.check_key_hash(key_hash), contract.check_buckets(buckets))
 
 
 def jump_many(key_hashes, buckets: int) -> np.ndarray:
     """jump() of each key hash: a 1-D int array in (uint64 values), an int32 array out."""
-    arr = checks.as_key_hash_array(key_hashes)
-    buckets = checks.check_buckets(buckets)
+    arr = contract.as_key_hash_array(key_hashes)
+    buckets = contract.check_buckets(buckets)
     return np.fromiter((jump_unchecked(int(k), buckets) for k in arr), dtype=np.int32, count=arr.size)
 
 

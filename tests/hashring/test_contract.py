@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from impls import registry
-from impls.hashring import checks
+from impls.hashring import contract
 
 PUBLIC_NAMES = {"key_hash", "Ring", "jump", "jump_many", "warmup"}
 NODES = [f"cache-{i:02d}.internal:6379" for i in range(12)]
@@ -136,8 +136,8 @@ def test_jump_many_accepts_signed_and_empty(tier):
     assert tier.jump_many([5, 6], 5).tolist() == [tier.jump(5, 5), tier.jump(6, 5)]
 
 
-def test_checks_module_constants():
-    assert checks.DEFAULT_VNODES == 160
+def test_contract_module_constants():
+    assert contract.DEFAULT_VNODES == 160
 
 
 def test_cython_jump_many_scalar_fallback_equals_the_simd_path(pure, monkeypatch):

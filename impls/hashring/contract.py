@@ -1,4 +1,4 @@
-"""Argument checks and error messages shared by every hash-ring tier.
+"""The hash-ring family's contract on input: argument checks, error messages and limits.
 
 Every tier calls these (the compiled tiers on their cold paths), so that the same bad input
 raises the same exception type with the same message whichever tier is used.
