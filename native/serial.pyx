@@ -6,7 +6,7 @@ encoders write straight from the dict into a C buffer and decoders build the dic
 from the bytes, with no upb or msgpack objects in between.
 
 Encoders take a fast path for orders of plain types (an exact int, str, float, list, dict).
-Anything else -- a subclass, a bad value -- sends them to `checks.check_order`, which raises
+Anything else -- a subclass, a bad value -- sends them to `contract.check_order`, which raises
 the error every tier raises or returns the order in plain types for a second, fast, pass.
 
 Decoders trust nothing: every read is checked against the end of its message first (the
@@ -16,17 +16,18 @@ the same code, offset and message as the pure tier.
 
 The protobuf half is in serial_proto_encode.pxi and serial_proto_decode.pxi, the msgpack half
 in serial_msgpack_pack.pxi and serial_msgpack_unpack.pxi (.pxi: textual includes, so all of it
-is one extension module).
+is one extension module). Field names, numbers and tags come from `impls.serial.schema`, read
+once at import into C globals.
 """
 
 from cpython.object cimport PyObject
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint32_t, uint64_t
-from libc.stdint cimport INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN
+from libc.stdint cimport INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, UINT32_MAX
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy, memmove, memcmp
 from libc.math cimport signbit
 
-from impls.serial import checks, errors
+from impls.serial import contract, errors, schema
 from impls.serial.errors import DecodeError
 
 # Borrowed-reference views of the C API: the hot loops do no reference counting of their own.
@@ -162,27 +163,71 @@ cdef inline bytes _as_bytes(data):
     """Decoders take bytes, or any bytes-like object (copied once into bytes)."""
     if PyBytes_CheckExact(data):
         return <bytes>data
-    return checks.as_bytes(data)
+    return contract.as_bytes(data)
 
 
 cdef int _fail(int code, Py_ssize_t offset, int64_t detail, bytes data) except -1:
     raise errors.decode_error(code, offset, detail, data)
 
 
+# ---------------------------------------------------------------------------------------------
+# The schema (impls.serial.schema), read once at import.
+
+cdef enum:
+    MAX_FIELDS = 16  # room in the C arrays that hold one slot per field of a message
+
+cdef tuple ORDER_KEYS = tuple(schema.ORDER_KEYS)
+cdef tuple META_KEYS = tuple(schema.META_KEYS)
+if len(ORDER_KEYS) > MAX_FIELDS or len(META_KEYS) > MAX_FIELDS:
+    raise ImportError(f"impls.serial._cy holds at most {MAX_FIELDS} fields a message: raise MAX_FIELDS")
+
+# Each field's place in ORDER_KEYS / META_KEYS: its slot in the encoders' value arrays, and (for
+# Order's fields) its number in msgpack error details (errors.MP_FIELDS starts with ORDER_KEYS).
+cdef int F_ID = ORDER_KEYS.index("id"), F_USER_ID = ORDER_KEYS.index("user_id")
+cdef int F_SYMBOL = ORDER_KEYS.index("symbol"), F_SIDE = ORDER_KEYS.index("side")
+cdef int F_PRICE = ORDER_KEYS.index("price"), F_QTY = ORDER_KEYS.index("qty")
+cdef int F_TS_NS = ORDER_KEYS.index("ts_ns"), F_TAGS = ORDER_KEYS.index("tags"), F_META = ORDER_KEYS.index("meta")
+cdef int M_VENUE = META_KEYS.index("venue"), M_FLAGS = META_KEYS.index("flags")
+
 # Interned keys and names: dict lookups by these hit on the pointer comparison.
-cdef tuple ORDER_KEYS = tuple(checks.ORDER_KEYS)
-cdef str K_ID = ORDER_KEYS[0], K_USER_ID = ORDER_KEYS[1], K_SYMBOL = ORDER_KEYS[2], K_SIDE = ORDER_KEYS[3]
-cdef str K_PRICE = ORDER_KEYS[4], K_QTY = ORDER_KEYS[5], K_TS_NS = ORDER_KEYS[6], K_TAGS = ORDER_KEYS[7]
-cdef str K_META = ORDER_KEYS[8], K_VENUE = checks.META_KEYS[0], K_FLAGS = checks.META_KEYS[1]
-cdef tuple META_KEYS = (K_VENUE, K_FLAGS)
-cdef tuple SIDE_NAMES = tuple(checks.SIDE_NAMES)
-cdef dict SIDE_VALUES = dict(checks.SIDE_VALUES)
+cdef str K_ID = ORDER_KEYS[F_ID], K_USER_ID = ORDER_KEYS[F_USER_ID], K_SYMBOL = ORDER_KEYS[F_SYMBOL]
+cdef str K_SIDE = ORDER_KEYS[F_SIDE], K_PRICE = ORDER_KEYS[F_PRICE], K_QTY = ORDER_KEYS[F_QTY]
+cdef str K_TS_NS = ORDER_KEYS[F_TS_NS], K_TAGS = ORDER_KEYS[F_TAGS], K_META = ORDER_KEYS[F_META]
+cdef str K_VENUE = META_KEYS[M_VENUE], K_FLAGS = META_KEYS[M_FLAGS]
+cdef tuple SIDE_NAMES = tuple(schema.SIDE_NAMES)
+cdef int N_SIDE_NAMES = len(SIDE_NAMES)
+cdef dict SIDE_VALUES = dict(schema.SIDE_VALUES)
 cdef str EMPTY = ""
+
+# Tags, each written and read as one byte (tests/serial/test_proto.py checks they are below 0x80).
+cdef uint8_t TAG_ORDER = schema.BATCH_ORDERS.tag
+cdef uint8_t TAG_ID = schema.ORDER["id"].tag, TAG_USER_ID = schema.ORDER["user_id"].tag
+cdef uint8_t TAG_SYMBOL = schema.ORDER["symbol"].tag, TAG_SIDE = schema.ORDER["side"].tag
+cdef uint8_t TAG_PRICE = schema.ORDER["price"].tag, TAG_QTY = schema.ORDER["qty"].tag
+cdef uint8_t TAG_TS_NS = schema.ORDER["ts_ns"].tag, TAG_TAGS = schema.ORDER["tags"].tag
+cdef uint8_t TAG_META = schema.ORDER["meta"].tag
+cdef uint8_t TAG_VENUE = schema.META["venue"].tag, TAG_FLAGS = schema.META["flags"].tag
+
+# The protobuf decoder's error codes and limits (errors.py), for serial_proto_decode.pxi.
+cdef int E_TRUNCATED_TAG = errors.TRUNCATED_TAG, E_BAD_TAG = errors.BAD_TAG
+cdef int E_FIELD_ZERO = errors.FIELD_ZERO, E_BAD_WIRE_TYPE = errors.BAD_WIRE_TYPE
+cdef int E_TRUNCATED_VARINT = errors.TRUNCATED_VARINT, E_VARINT_TOO_LONG = errors.VARINT_TOO_LONG
+cdef int E_TRUNCATED_LENGTH = errors.TRUNCATED_LENGTH, E_LENGTH_TOO_LONG = errors.LENGTH_TOO_LONG
+cdef int E_LENGTH_PAST_END = errors.LENGTH_PAST_END
+cdef int E_TRUNCATED_FIXED64 = errors.TRUNCATED_FIXED64, E_TRUNCATED_FIXED32 = errors.TRUNCATED_FIXED32
+cdef int E_BAD_UTF8 = errors.BAD_UTF8, E_UNEXPECTED_END_GROUP = errors.UNEXPECTED_END_GROUP
+cdef int E_MISMATCHED_END_GROUP = errors.MISMATCHED_END_GROUP, E_UNTERMINATED_GROUP = errors.UNTERMINATED_GROUP
+cdef int E_TOO_DEEP = errors.TOO_DEEP
+cdef int MAX_DEPTH = errors.MAX_DEPTH
+cdef int VENUE_DETAIL = errors.VENUE_DETAIL
+
+cdef enum:
+    GROUP_STACK = 128  # > MAX_DEPTH: open groups never exceed the depth budget
 
 
 cdef inline object _side_object(int32_t side):
     """The dict form of a Side value: its (interned) name, or the int."""
-    if 0 <= side <= 2:
+    if 0 <= side < N_SIDE_NAMES:
         return SIDE_NAMES[side]
     return PyLong_FromLongLong(side)
 

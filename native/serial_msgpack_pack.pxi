@@ -1,23 +1,11 @@
 # The msgpack half of impls.serial._cy (included by serial.pyx), packing: pack_order, straight
-# from dicts to msgpack bytes, and what unpacking shares (error codes, field indexes). The rules
-# are pure_msgpack.py's; unpacking is in serial_msgpack_unpack.pxi.
+# from dicts to msgpack bytes. The rules are pure_msgpack_pack.py's; unpacking is in
+# serial_msgpack_unpack.pxi; the keys (K_*) and field slots (F_*, M_*) are serial.pyx's.
 
-cdef int E_MP_TRUNCATED = errors.MP_TRUNCATED, E_MP_NOT_MAP = errors.MP_NOT_MAP
-cdef int E_MP_KEY_NOT_STR = errors.MP_KEY_NOT_STR, E_MP_UNKNOWN_KEY = errors.MP_UNKNOWN_KEY
-cdef int E_MP_WRONG_TYPE = errors.MP_WRONG_TYPE, E_MP_OUT_OF_RANGE = errors.MP_OUT_OF_RANGE
-cdef int E_MP_UNKNOWN_SIDE = errors.MP_UNKNOWN_SIDE, E_MP_BAD_UTF8 = errors.MP_BAD_UTF8
-cdef int E_MP_TRAILING = errors.MP_TRAILING
-cdef int MP_KEY = errors.MP_KEY, MP_IN_ORDER = errors.MP_IN_ORDER, MP_IN_META = errors.MP_IN_META
+#: A key's place in ORDER_KEYS / META_KEYS, by value (for a str that merely equals a key).
+cdef dict ORDER_INDEX = {name: i for i, name in enumerate(ORDER_KEYS)}
+cdef dict META_INDEX = {name: i for i, name in enumerate(META_KEYS)}
 
-# Field indexes, as errors.MP_FIELDS numbers them.
-cdef enum:
-    F_ID, F_USER_ID, F_SYMBOL, F_SIDE, F_PRICE, F_QTY, F_TS_NS, F_TAGS, F_META, F_VENUE, F_FLAGS, F_TAGS_ITEM
-
-cdef dict ORDER_INDEX = {name: i for i, name in enumerate(checks.ORDER_KEYS)}
-
-
-# ---------------------------------------------------------------------------------------------
-# Packing
 
 cdef inline void _put_be(Buf* b, uint64_t v, int width) noexcept:  # after _reserve(width)
     cdef int i
@@ -111,9 +99,6 @@ cdef int _key_index(PyObject* key, tuple keys, dict index) noexcept:
     return -1 if found == NULL else <int>PyLong_AsLongLong(found)
 
 
-cdef dict META_INDEX = {K_VENUE: 0, K_FLAGS: 1}
-
-
 cdef int _pack_meta(Buf* b, PyObject* meta) except -1:
     cdef Py_ssize_t pos = 0
     cdef PyObject* key
@@ -127,11 +112,11 @@ cdef int _pack_meta(Buf* b, PyObject* meta) except -1:
         if index < 0:
             return 1
         _pack_str(b, <PyObject*>META_KEYS[index])
-        if index == 0:
+        if index == M_VENUE:
             if _pack_str(b, value):
                 return 1
         else:
-            if _plain_int64(value, &x) or x < 0 or x > 0xFFFFFFFF:
+            if _plain_int64(value, &x) or x < 0 or x > UINT32_MAX:
                 return 1
             _pack_int(b, x)
     return 0
@@ -206,7 +191,7 @@ def pack_order(order):
     try:
         if _pack_order(&b, order):
             b.len = 0
-            if _pack_order(&b, checks.check_order(order)):
+            if _pack_order(&b, contract.check_order(order)):
                 raise AssertionError("check_order passed an order the packer refuses")
         return PyBytes_FromStringAndSize(b.data, b.len)
     finally:

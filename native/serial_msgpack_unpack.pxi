@@ -1,17 +1,25 @@
 # The msgpack half of impls.serial._cy (included by serial.pyx), unpacking: unpack_order,
-# straight from msgpack bytes to the dict. The rules are pure_msgpack.py's.
-
-# ---------------------------------------------------------------------------------------------
-# Unpacking: readers take the position by pointer and move it past what they read.
+# straight from msgpack bytes to the dict. The rules are pure_msgpack_unpack.py's; the keys
+# and field slots (F_*, M_*) are serial.pyx's. Readers take the position by pointer and move
+# it past what they read.
 #
-# As in pure_msgpack: what msgpack rejects fails at once (DecodeError); a value msgpack reads
-# but the schema does not accept is recorded as a Problem and its reader returns PROBLEM; the
-# map skips that value (checking it as msgpack would) and holds the problem until the map
+# As in pure_msgpack_unpack: what msgpack rejects fails at once (DecodeError); a value msgpack
+# reads but the schema does not accept is recorded as a Problem and its reader returns PROBLEM;
+# the map skips that value (checking it as msgpack would) and holds the problem until the map
 # ends, since a later value of the same key replaces it.
 
+cdef int E_MP_TRUNCATED = errors.MP_TRUNCATED, E_MP_NOT_MAP = errors.MP_NOT_MAP
+cdef int E_MP_KEY_NOT_STR = errors.MP_KEY_NOT_STR, E_MP_UNKNOWN_KEY = errors.MP_UNKNOWN_KEY
+cdef int E_MP_WRONG_TYPE = errors.MP_WRONG_TYPE, E_MP_OUT_OF_RANGE = errors.MP_OUT_OF_RANGE
+cdef int E_MP_UNKNOWN_SIDE = errors.MP_UNKNOWN_SIDE, E_MP_BAD_UTF8 = errors.MP_BAD_UTF8
+cdef int E_MP_TRAILING = errors.MP_TRAILING
 cdef int E_MP_RESERVED_BYTE = errors.MP_RESERVED_BYTE, E_MP_BAD_MAP_KEY = errors.MP_BAD_MAP_KEY
 cdef int E_MP_BAD_EXT = errors.MP_BAD_EXT, E_MP_TOO_DEEP = errors.MP_TOO_DEEP
 cdef int MP_MAX_DEPTH = errors.MP_MAX_DEPTH, MP_NESTED = errors.MP_NESTED
+cdef int MP_KEY = errors.MP_KEY, MP_IN_ORDER = errors.MP_IN_ORDER, MP_IN_META = errors.MP_IN_META
+# Error details of the values that are not Order's fields (those are F_*, see serial.pyx).
+cdef int MP_VENUE = errors.MP_FIELD["meta.venue"], MP_FLAGS = errors.MP_FIELD["meta.flags"]
+cdef int MP_TAGS_ITEM = errors.MP_TAGS_ITEM
 
 ctypedef struct Problem:
     int code  # 0: none
@@ -86,8 +94,40 @@ cdef Py_ssize_t _sized(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end, int wid
     return pos + 1 + width
 
 
+cdef inline Py_ssize_t _str_body(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end, uint8_t byte, Py_ssize_t* size,
+                                  bytes data) except -1:
+    """Start of the body of the str whose header `byte` is at pos (size[0]: its size); the body fits."""
+    if byte <= 0xBF:
+        size[0] = byte & 0x1F
+        _need(pos + 1, end, size[0], pos, data)
+        return pos + 1
+    return _sized(p, pos, end, 1 << (byte - 0xD9), size, data)
+
+
+cdef inline int _check_utf8(const uint8_t* p, Py_ssize_t body, Py_ssize_t size, Py_ssize_t pos, int64_t detail,
+                            bytes data) except -1:
+    """MP_BAD_UTF8 (for the value at pos) unless p[body:body + size] is valid UTF-8."""
+    cdef PyObject* text = PyUnicode_DecodeUTF8(<const char*>p + body, size, NULL)
+    if text == NULL:
+        PyErr_Clear()
+        _fail(E_MP_BAD_UTF8, pos, detail, data)
+    Py_DECREF(text)
+    return 0
+
+
+cdef inline int _match_name(tuple names, Py_ssize_t count, const uint8_t* text, Py_ssize_t size) noexcept:
+    """Which of the first `count` names (interned str) the UTF-8 bytes text[:size] spell, or -1."""
+    cdef Py_ssize_t i, name_size
+    cdef const char* name
+    for i in range(count):
+        name = PyUnicode_AsUTF8AndSize(<PyObject*>names[i], &name_size)
+        if name_size == size and memcmp(name, text, size) == 0:
+            return <int>i
+    return -1
+
+
 cdef Py_ssize_t _check_ext(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end, uint8_t byte, bytes data) except -1:
-    """Skip an ext value, failing where msgpack would (see pure_msgpack._check_ext)."""
+    """Skip an ext value, failing where msgpack would (see pure_msgpack_unpack._check_ext)."""
     cdef Py_ssize_t start, size
     cdef uint8_t ext_type
     cdef bint ok
@@ -115,7 +155,7 @@ cdef Py_ssize_t _check_ext(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end, uin
 cdef Py_ssize_t _mp_skip_value(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end, int enclosing,
                             bytes data) except -1:
     """Skip any one msgpack value at pos, checking it as msgpack.unpackb would (see
-    pure_msgpack.skip_value); returns the position after it."""
+    pure_msgpack_unpack.skip_value); returns the position after it."""
     cdef int64_t items[1026]  # per open container: items left (the level 0 pseudo-container: 1)
     cdef bint maps[1026]
     cdef int levels = 1, width
@@ -140,17 +180,8 @@ cdef Py_ssize_t _mp_skip_value(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end,
             _need(pos + 1, end, width, pos, data)
             pos += 1 + width
         elif _is_str(byte):
-            if byte <= 0xBF:
-                size = byte & 0x1F
-                start = pos + 1
-                _need(start, end, size, pos, data)
-            else:
-                start = _sized(p, pos, end, 1 << (byte - 0xD9), &size, data)
-            text = PyUnicode_DecodeUTF8(<const char*>p + start, size, NULL)
-            if text == NULL:
-                PyErr_Clear()
-                _fail(E_MP_BAD_UTF8, pos, MP_KEY if is_key else MP_NESTED, data)
-            Py_DECREF(text)
+            start = _str_body(p, pos, end, byte, &size, data)
+            _check_utf8(p, start, size, pos, MP_KEY if is_key else MP_NESTED, data)
             pos = start + size
         elif 0xC4 <= byte <= 0xC6:
             pos = _sized(p, pos, end, 1 << (byte - 0xC4), &size, data) + size
@@ -179,14 +210,9 @@ cdef object _read_mp_str(const uint8_t* p, Py_ssize_t* pos, Py_ssize_t end, int 
     """A str value at pos[0] (PROBLEM for another type)."""
     cdef Py_ssize_t start = pos[0], size, body
     cdef uint8_t byte = _type_byte(p, start, end, data)
-    if byte <= 0xBF and byte >= 0xA0:
-        size = byte & 0x1F
-        body = start + 1
-        _need(body, end, size, start, data)
-    elif 0xD9 <= byte <= 0xDB:
-        body = _sized(p, start, end, 1 << (byte - 0xD9), &size, data)
-    else:
+    if not _is_str(byte):
         return _problem(problem, E_MP_WRONG_TYPE, start, field)
+    body = _str_body(p, start, end, byte, &size, data)
     cdef PyObject* text = PyUnicode_DecodeUTF8(<const char*>p + body, size, NULL)
     if text == NULL:
         PyErr_Clear()
@@ -201,30 +227,20 @@ cdef int _read_key(const uint8_t* p, Py_ssize_t* pos, Py_ssize_t end, tuple keys
                    Problem* problem) except -2:
     """The index in `keys` of the map key at pos[0] (moved past it), or -1 for a Problem (a
     meta key msgpack reads that is not one of the meta's: a bin, an unknown name)."""
-    cdef Py_ssize_t start = pos[0], size, i, name_size, body
-    cdef const char* name
+    cdef Py_ssize_t start = pos[0], size, body
+    cdef int index
     cdef uint8_t byte = _type_byte(p, start, end, data)
     if not _is_str(byte):
         if where == MP_IN_META and 0xC4 <= byte <= 0xC6:
             _problem(problem, E_MP_KEY_NOT_STR, start, 0)
             return -1
         _fail(E_MP_KEY_NOT_STR, start, 0, data)
-    if byte <= 0xBF:
-        size = byte & 0x1F
-        body = start + 1
-        _need(body, end, size, start, data)
-    else:
-        body = _sized(p, start, end, 1 << (byte - 0xD9), &size, data)
-    for i in range(len(keys)):
-        name = PyUnicode_AsUTF8AndSize(<PyObject*>keys[i], &name_size)
-        if name_size == size and memcmp(name, p + body, size) == 0:
-            pos[0] = body + size
-            return <int>i
-    text = PyUnicode_DecodeUTF8(<const char*>p + body, size, NULL)
-    if text == NULL:
-        PyErr_Clear()
-        _fail(E_MP_BAD_UTF8, start, MP_KEY, data)
-    Py_DECREF(text)
+    body = _str_body(p, start, end, byte, &size, data)
+    index = _match_name(keys, len(keys), p + body, size)
+    if index >= 0:
+        pos[0] = body + size
+        return index
+    _check_utf8(p, body, size, start, MP_KEY, data)
     if where == MP_IN_META:
         _problem(problem, E_MP_UNKNOWN_KEY, start, where)
         return -1
@@ -268,22 +284,16 @@ cdef object _read_mp_int(const uint8_t* p, Py_ssize_t* pos, Py_ssize_t end, int 
 
 
 cdef object _read_side(const uint8_t* p, Py_ssize_t* pos, Py_ssize_t end, bytes data, Problem* problem):
-    cdef Py_ssize_t start = pos[0], size, i, name_size, body
-    cdef const char* name
+    cdef Py_ssize_t start = pos[0], size, body
+    cdef int side
     cdef uint8_t byte = _type_byte(p, start, end, data)
     if not _is_str(byte):
         return _read_mp_int(p, pos, end, F_SIDE, INT32_MIN, INT32_MAX, data, problem)
-    if byte <= 0xBF:
-        size = byte & 0x1F
-        body = start + 1
-        _need(body, end, size, start, data)
-    else:
-        body = _sized(p, start, end, 1 << (byte - 0xD9), &size, data)
-    for i in range(3):
-        name = PyUnicode_AsUTF8AndSize(<PyObject*>SIDE_NAMES[i], &name_size)
-        if name_size == size and memcmp(name, p + body, size) == 0:
-            pos[0] = body + size
-            return SIDE_NAMES[i]
+    body = _str_body(p, start, end, byte, &size, data)
+    side = _match_name(SIDE_NAMES, N_SIDE_NAMES, p + body, size)
+    if side >= 0:
+        pos[0] = body + size
+        return SIDE_NAMES[side]
     _read_mp_str(p, pos, end, F_SIDE, data, problem)  # invalid UTF-8 fails first
     pos[0] = start
     return _problem(problem, E_MP_UNKNOWN_SIDE, start, F_SIDE)
@@ -319,7 +329,7 @@ cdef object _read_tags(const uint8_t* p, Py_ssize_t* pos, Py_ssize_t end, bytes 
         return _problem(problem, E_MP_WRONG_TYPE, start, F_TAGS)
     tags = []
     for i in range(count):
-        tag = _read_mp_str(p, pos, end, F_TAGS_ITEM, data, problem)
+        tag = _read_mp_str(p, pos, end, MP_TAGS_ITEM, data, problem)
         if tag is PROBLEM:
             return PROBLEM
         tags.append(tag)
@@ -330,24 +340,25 @@ cdef object _read_map(const uint8_t* p, Py_ssize_t* pos, Py_ssize_t end, Py_ssiz
                       bytes data, Problem* first):
     """The entries of a map whose header was read (see the note above); `first` gets the
     first problem still held when the map ends (code 0 if none)."""
-    cdef Problem held[9]
+    cdef Problem held[MAX_FIELDS]  # per field: the problem of its latest value (code 0: none)
     cdef Problem problem
     cdef Py_ssize_t i, start
     cdef int index, k
     cdef tuple keys = META_KEYS if is_meta else ORDER_KEYS
-    for k in range(9):
+    cdef int fields = len(keys)
+    for k in range(fields):
         held[k].code = 0
-    result = _PyDict_NewPresized(min(count, 9))
+    result = _PyDict_NewPresized(min(count, fields))
     for i in range(count):
         index = _read_key(p, pos, end, keys, MP_IN_META if is_meta else MP_IN_ORDER, data, first)
         if index < 0:
             return PROBLEM
         start = pos[0]
         if is_meta:
-            if index == 0:
-                value = _read_mp_str(p, pos, end, F_VENUE, data, &problem)
+            if index == M_VENUE:
+                value = _read_mp_str(p, pos, end, MP_VENUE, data, &problem)
             else:
-                value = _read_mp_int(p, pos, end, F_FLAGS, 0, 0xFFFFFFFF, data, &problem)
+                value = _read_mp_int(p, pos, end, MP_FLAGS, 0, UINT32_MAX, data, &problem)
         else:
             value = _read_value(p, pos, end, index, data, &problem)
         if value is PROBLEM:
@@ -358,7 +369,7 @@ cdef object _read_map(const uint8_t* p, Py_ssize_t* pos, Py_ssize_t end, Py_ssiz
             held[index].code = 0
         PyDict_SetItem(result, keys[index], value)
     first.code = 0
-    for k in range(9):
+    for k in range(fields):
         if held[k].code and (first.code == 0 or held[k].offset < first.offset):
             first[0] = held[k]
     return result

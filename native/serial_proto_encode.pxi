@@ -1,25 +1,6 @@
 # The protobuf encoding half of impls.serial._cy (included by serial.pyx): Order and OrderBatch
-# dicts straight to wire bytes, and the error codes decoding shares. The rules are pure.py's;
-# comments here say how. Decoding is in serial_proto_decode.pxi.
-
-cdef int E_TRUNCATED_TAG = errors.TRUNCATED_TAG, E_BAD_TAG = errors.BAD_TAG
-cdef int E_FIELD_ZERO = errors.FIELD_ZERO, E_BAD_WIRE_TYPE = errors.BAD_WIRE_TYPE
-cdef int E_TRUNCATED_VARINT = errors.TRUNCATED_VARINT, E_VARINT_TOO_LONG = errors.VARINT_TOO_LONG
-cdef int E_TRUNCATED_LENGTH = errors.TRUNCATED_LENGTH, E_LENGTH_TOO_LONG = errors.LENGTH_TOO_LONG
-cdef int E_LENGTH_PAST_END = errors.LENGTH_PAST_END
-cdef int E_TRUNCATED_FIXED64 = errors.TRUNCATED_FIXED64, E_TRUNCATED_FIXED32 = errors.TRUNCATED_FIXED32
-cdef int E_BAD_UTF8 = errors.BAD_UTF8, E_UNEXPECTED_END_GROUP = errors.UNEXPECTED_END_GROUP
-cdef int E_MISMATCHED_END_GROUP = errors.MISMATCHED_END_GROUP, E_UNTERMINATED_GROUP = errors.UNTERMINATED_GROUP
-cdef int E_TOO_DEEP = errors.TOO_DEEP
-cdef int MAX_DEPTH = errors.MAX_DEPTH
-cdef int VENUE_DETAIL = errors.VENUE_DETAIL
-
-cdef enum:
-    GROUP_STACK = 128  # > MAX_DEPTH: open groups never exceed the depth budget
-
-
-# ---------------------------------------------------------------------------------------------
-# Encoding
+# dicts straight to wire bytes. The rules are pure_proto.py's; comments here say how. Decoding
+# is in serial_proto_decode.pxi; the tags (TAG_*) and field slots (F_*, M_*) are serial.pyx's.
 
 cdef inline void _put_fixed64(Buf* b, double d) noexcept:  # after _reserve(8); little-endian
     cdef uint64_t bits
@@ -83,20 +64,20 @@ cdef int _put_meta(Buf* b, PyObject* meta) except -1:
     cdef Py_ssize_t size
     cdef const char* s
     cdef int64_t x
-    cdef PyObject* values[2]
+    cdef PyObject* values[MAX_FIELDS]
     if _field_values(<object>meta, META_KEYS, values):
         return 1
-    if values[0] != NULL:
-        s = _plain_utf8(values[0], &size)
+    if values[M_VENUE] != NULL:
+        s = _plain_utf8(values[M_VENUE], &size)
         if s == NULL:
             return 1
         if size:
-            _put_string_field(b, 0x0A, s, size)
-    if values[1] != NULL:
-        if _plain_int64(values[1], &x) or x < 0 or x > 0xFFFFFFFF:
+            _put_string_field(b, TAG_VENUE, s, size)
+    if values[M_FLAGS] != NULL:
+        if _plain_int64(values[M_FLAGS], &x) or x < 0 or x > UINT32_MAX:
             return 1
         if x:
-            _put_varint_field(b, 0x10, <uint64_t>x)
+            _put_varint_field(b, TAG_FLAGS, <uint64_t>x)
     return 0
 
 
@@ -121,36 +102,36 @@ cdef int _put_order(Buf* b, object order) except -1:
     cdef double d
     cdef PyObject* v
     cdef PyObject* item
-    cdef PyObject* values[9]
+    cdef PyObject* values[MAX_FIELDS]
     if not PyDict_CheckExact(<PyObject*>order) or _field_values(order, ORDER_KEYS, values):
         return 1
-    if _put_int64_field(b, values[0], 0x08) or _put_int64_field(b, values[1], 0x10):
+    if _put_int64_field(b, values[F_ID], TAG_ID) or _put_int64_field(b, values[F_USER_ID], TAG_USER_ID):
         return 1
-    v = values[2]
+    v = values[F_SYMBOL]
     if v != NULL:
         s = _plain_utf8(v, &size)
         if s == NULL:
             return 1
         if size:
-            _put_string_field(b, 0x1A, s, size)
-    v = values[3]
+            _put_string_field(b, TAG_SYMBOL, s, size)
+    v = values[F_SIDE]
     if v != NULL:
         if _side_value(v, &x):
             return 1
         if x:
-            _put_varint_field(b, 0x20, <uint64_t>x)  # a negative int32 sign-extends to 10 bytes
-    v = values[4]
+            _put_varint_field(b, TAG_SIDE, <uint64_t>x)  # a negative int32 sign-extends to 10 bytes
+    v = values[F_PRICE]
     if v != NULL:
         if not PyFloat_CheckExact(v):
             return 1
         d = PyFloat_AS_DOUBLE(v)
         if d != 0.0 or signbit(d):  # 0.0 is the default; -0.0 and NaN are written
             _reserve(b, 9)
-            _put_byte(b, 0x29)
+            _put_byte(b, TAG_PRICE)
             _put_fixed64(b, d)
-    if _put_int64_field(b, values[5], 0x30) or _put_int64_field(b, values[6], 0x38):
+    if _put_int64_field(b, values[F_QTY], TAG_QTY) or _put_int64_field(b, values[F_TS_NS], TAG_TS_NS):
         return 1
-    v = values[7]
+    v = values[F_TAGS]
     if v != NULL:
         if PyList_CheckExact(v):
             n = PyList_GET_SIZE(v)
@@ -163,13 +144,13 @@ cdef int _put_order(Buf* b, object order) except -1:
             s = _plain_utf8(item, &size)
             if s == NULL:
                 return 1
-            _put_string_field(b, 0x42, s, size)
-    v = values[8]
+            _put_string_field(b, TAG_TAGS, s, size)
+    v = values[F_META]
     if v != NULL:
         if not PyDict_CheckExact(v):
             return 1
         _reserve(b, 2)
-        _put_byte(b, 0x4A)
+        _put_byte(b, TAG_META)
         _put_byte(b, 0)  # the length, once known
         start = b.len
         if _put_meta(b, v):
@@ -183,7 +164,7 @@ cdef int _put_checked_order(Buf* b, object order) except -1:
     cdef Py_ssize_t start = b.len
     if _put_order(b, order):
         b.len = start
-        if _put_order(b, checks.check_order(order)):
+        if _put_order(b, contract.check_order(order)):
             raise AssertionError("check_order passed an order the encoder refuses")
     return 0
 
@@ -205,12 +186,12 @@ def encode_batch(orders):
     cdef char stack[STACK_BYTES]
     cdef Buf b
     cdef Py_ssize_t start
-    orders = checks.check_orders(orders)
+    orders = contract.check_orders(orders)
     _buf_init(&b, stack, STACK_BYTES)
     try:
         for order in orders:
             _reserve(&b, 2)
-            _put_byte(&b, 0x0A)
+            _put_byte(&b, TAG_ORDER)
             _put_byte(&b, 0)  # the length, once known
             start = b.len
             _put_checked_order(&b, order)

@@ -24,7 +24,7 @@ import msgpack
 import msgspec
 import orjson
 
-from impls.serial import checks
+from impls.serial import schema
 from impls.serial import order_pb2 as pb
 
 
@@ -39,7 +39,7 @@ def message_to_dict(message: pb.Order) -> dict:
     """The lab's dict form of an upb Order: every key, as decode_order returns it."""
     meta = message.meta
     return {"id": message.id, "user_id": message.user_id, "symbol": message.symbol,
-            "side": checks.side_name(message.side), "price": message.price, "qty": message.qty,
+            "side": schema.side_name(message.side), "price": message.price, "qty": message.qty,
             "ts_ns": message.ts_ns, "tags": list(message.tags), "meta": {"venue": meta.venue, "flags": meta.flags}}
 
 

@@ -3,7 +3,7 @@
 The public names come from the tier `impls.registry.preferred("serial")` picks: LAB_IMPL if
 set, else the first that loads of cython, numba, pure. `TIER` says which one it is. The exact
 contract (the dict form, what is accepted, what raises DecodeError) is in `impls.serial.pure`,
-the specification, and `impls.serial.checks`.
+the specification, and `impls.serial.contract`.
 """
 
 from impls import registry as _registry

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from impls.serial import checks
+from impls.serial import contract
+from impls.serial.schema import (INT32_MAX, INT32_MIN, INT64_KEYS, INT64_MAX, INT64_MIN, META, ORDER, SIDE_VALUES,
+                                 UINT32_MAX, side_name)
 
 _MISSING = object()
 
@@ -53,7 +55,7 @@ class _NotPlain(Exception):
 
 
 def _column(orders: list, key: str, default, kinds: tuple) -> tuple[list, int]:
-    """(values with the default for a missing key, how many orders had the key); _NotPlain if
+    """(values, with `default` for a missing key; how many orders had the key); _NotPlain if
     a value is not of an exact type in `kinds`."""
     values = [o.get(key, _MISSING) for o in orders]
     missing = values.count(_MISSING)
@@ -69,7 +71,7 @@ def _int_array(values: list, low: int, high: int, dtype) -> np.ndarray:
         array = np.array(values, dtype=np.int64)  # OverflowError outside int64
     except OverflowError:
         raise _NotPlain from None
-    if (low, high) != (checks.INT64_MIN, checks.INT64_MAX) and array.size and (
+    if (low, high) != (INT64_MIN, INT64_MAX) and array.size and (
             array.min() < low or array.max() > high):
         raise _NotPlain
     return array if dtype is np.int64 else array.astype(dtype)
@@ -78,23 +80,22 @@ def _int_array(values: list, low: int, high: int, dtype) -> np.ndarray:
 def _plain_columns(orders: list) -> OrderColumns:
     if not set(map(type, orders)) <= {dict}:
         raise _NotPlain
-    int64 = (checks.INT64_MIN, checks.INT64_MAX, np.int64)
     found = 0
     ints = {}
-    for key in checks.INT64_KEYS:
-        values, present = _column(orders, key, 0, (int,))
-        ints[key], found = _int_array(values, *int64), found + present
-    sides, present = _column(orders, "side", 0, (int, str))
+    for key in INT64_KEYS:
+        values, present = _column(orders, key, ORDER[key].default, (int,))
+        ints[key], found = _int_array(values, INT64_MIN, INT64_MAX, np.int64), found + present
+    sides, present = _column(orders, "side", ORDER["side"].default, (int, str))
     found += present
-    sides = [checks.SIDE_VALUES.get(s, s) if type(s) is str else s for s in sides]  # names -> values
+    sides = [SIDE_VALUES.get(s, s) if type(s) is str else s for s in sides]  # names -> values
     if not set(map(type, sides)) <= {int}:  # a str that is not a Side name
         raise _NotPlain
-    side = _int_array(sides, checks.INT32_MIN, checks.INT32_MAX, np.int32)
-    prices, present = _column(orders, "price", 0.0, (float,))
+    side = _int_array(sides, INT32_MIN, INT32_MAX, np.int32)
+    prices, present = _column(orders, "price", ORDER["price"].default, (float,))
     found += present
-    symbols, present = _column(orders, "symbol", "", (str,))
+    symbols, present = _column(orders, "symbol", ORDER["symbol"].default, (str,))
     found += present
-    tag_lists, present = _column(orders, "tags", (), (list, tuple))
+    tag_lists, present = _column(orders, "tags", ORDER["tags"].default, (list, tuple))
     found += present
     tags = [t for ts in tag_lists for t in ts]
     if not set(map(type, tags)) <= {str}:
@@ -107,8 +108,8 @@ def _plain_columns(orders: list) -> OrderColumns:
     metas = [m for m in metas if m is not _MISSING]
     if not set(map(type, metas)) <= {dict}:
         raise _NotPlain
-    venues, venue_found = _column(metas, "venue", "", (str,))
-    flags, flags_found = _column(metas, "flags", 0, (int,))
+    venues, venue_found = _column(metas, "venue", META["venue"].default, (str,))
+    flags, flags_found = _column(metas, "flags", META["flags"].default, (int,))
     if venue_found + flags_found != sum(map(len, metas)):
         raise _NotPlain
     return _assemble(orders, ints, side, prices, symbols, tag_lists, tags, has_meta, venues, flags)
@@ -126,7 +127,7 @@ def _assemble(orders, ints, side, prices, symbols, tag_lists, tags, has_meta, ve
     venue_spans = np.zeros((n, 2), dtype=np.int64)
     venue_spans[has_meta] = spans[n + m:]
     flag_column = np.zeros(n, dtype=np.uint32)
-    flag_column[has_meta] = _int_array(flags, 0, checks.UINT32_MAX, np.uint32)
+    flag_column[has_meta] = _int_array(flags, 0, UINT32_MAX, np.uint32)
     tag_bounds = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, tag_lists), dtype=np.int64, count=n), out=tag_bounds[1:])
     return OrderColumns(id=ints["id"], user_id=ints["user_id"], symbol=spans[:n], side=side.reshape(n),
@@ -138,11 +139,11 @@ def _assemble(orders, ints, side, prices, symbols, tag_lists, tags, has_meta, ve
 
 def columns_from_orders(orders: list[dict]) -> OrderColumns:
     """A list of order dicts -> OrderColumns; the same errors as encode_batch for bad orders."""
-    orders = checks.check_orders(orders)
+    orders = contract.check_orders(orders)
     try:
         return _plain_columns(list(orders))
     except (_NotPlain, UnicodeEncodeError):
-        return _plain_columns([checks.check_order(o) for o in orders])
+        return _plain_columns([contract.check_order(o) for o in orders])
 
 
 def orders_from_columns(cols: OrderColumns) -> list[dict]:
@@ -157,7 +158,9 @@ def orders_from_columns(cols: OrderColumns) -> list[dict]:
 
     symbols, tags, venues = strings(cols.symbol), strings(cols.tags), strings(cols.venue)
     bounds = cols.tag_bounds.tolist()
-    sides = [checks.side_name(s) for s in cols.side.tolist()]
+    sides = [side_name(s) for s in cols.side.tolist()]
+    # A dict display, keys in schema order (tests/serial/test_contract.py checks every tier's
+    # key order): about twice as fast as dict(zip(ORDER_KEYS, values)) on a large batch.
     return [
         {"id": i, "user_id": u, "symbol": sym, "side": side, "price": price, "qty": q, "ts_ns": ts,
          "tags": tags[b0:b1], "meta": {"venue": venue, "flags": flags}}

@@ -8,6 +8,8 @@ into the exception, so that a bad input gets the same type *and* the same messag
 
 from __future__ import annotations
 
+from impls.serial.schema import META_FIELDS, ORDER, ORDER_FIELDS
+
 #: upb's default nesting budget: the top message may hold 100 levels of sub-messages and groups.
 MAX_DEPTH = 100
 
@@ -47,20 +49,30 @@ MP_TOO_DEEP = 43
 #: msgpack-python's limit on nested containers (arrays and maps, empty ones too).
 MP_MAX_DEPTH = 1024
 
-#: Detail of BAD_UTF8: which string field (protobuf field number; 91 is Meta.venue).
-PB_STRING_FIELDS = {3: "symbol", 8: "tags", 91: "meta.venue"}
-VENUE_DETAIL = 91
+#: Detail of BAD_UTF8: which string field, by its protobuf field number (a Meta field by Order's
+#: number for meta, then its own: 91 is meta.venue).
+PB_STRING_FIELDS = {
+    **{f.number: f.name for f in ORDER_FIELDS if f.type in ("string", "repeated string")},
+    **{ORDER["meta"].number * 10 + f.number: f"meta.{f.name}" for f in META_FIELDS if f.type == "string"},
+}
+PB_STRING_DETAIL = {name: detail for detail, name in PB_STRING_FIELDS.items()}
+VENUE_DETAIL = PB_STRING_DETAIL["meta.venue"]
 
-#: Detail of the MP_* value errors: which field, by index (MP_KEY means the map key itself).
-MP_FIELDS = ("id", "user_id", "symbol", "side", "price", "qty", "ts_ns", "tags", "meta",
-             "meta.venue", "meta.flags", "tags item", "a value")
-MP_NESTED = 12  # a str nested in a value that is skipped
+#: Detail of the MP_* value errors: which field, by index -- Order's fields in field order, then
+#: Meta's, then an item of tags and a str nested in a value that is skipped (MP_KEY means the
+#: map key itself).
+MP_FIELDS = (*(f.name for f in ORDER_FIELDS), *(f"meta.{f.name}" for f in META_FIELDS), "tags item", "a value")
+MP_FIELD = {name: index for index, name in enumerate(MP_FIELDS)}
+MP_TAGS_ITEM = MP_FIELD["tags item"]
+MP_NESTED = MP_FIELD["a value"]
 MP_KEY = -1
 #: Detail of MP_UNKNOWN_KEY: which map the key is in.
 MP_IN_ORDER, MP_IN_META = 0, 1
-#: What each field of MP_FIELDS must be, for MP_WRONG_TYPE and MP_OUT_OF_RANGE messages.
-MP_EXPECTED = ("an int64", "an int64", "a str", "a Side name or an int32", "a float", "an int64",
-               "an int64", "an array of str", "a map", "a str", "a uint32", "a str", "")
+#: What a value of each type must be, for MP_WRONG_TYPE and MP_OUT_OF_RANGE messages.
+_MP_EXPECTED_BY_TYPE = {"int64": "an int64", "uint32": "a uint32", "string": "a str", "Side": "a Side name or an int32",
+                        "double": "a float", "repeated string": "an array of str", "Meta": "a map"}
+#: ... and of each field of MP_FIELDS.
+MP_EXPECTED = (*(_MP_EXPECTED_BY_TYPE[f.type] for f in ORDER_FIELDS + META_FIELDS), "a str", "")
 
 
 class DecodeError(ValueError):

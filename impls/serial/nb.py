@@ -18,9 +18,12 @@ import struct
 
 import numpy as np
 
-from impls.serial import checks, errors, nb_msgpack, nb_proto
+from impls.serial import contract, errors, nb_msgpack_pack, nb_msgpack_unpack, nb_proto_decode, nb_proto_encode
 from impls.serial.columns import OrderColumns, columns_from_orders, orders_from_columns
 from impls.serial.errors import DecodeError
+from impls.serial.nb_msgpack_pack import ARRAY, FLOAT32, FLOAT64, INT, MAP, SIDE_NAME, STR
+from impls.serial.schema import (INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, META, META_KEYS, ORDER, ORDER_KEYS,
+                                 SIDE_NAMES, SIDE_VALUES, UINT32_MAX)
 
 __all__ = ["DecodeError", "OrderColumns", "encode_order", "decode_order", "encode_batch", "decode_batch",
            "pack_order", "unpack_order", "encode_columns", "decode_columns", "columns_from_orders",
@@ -31,9 +34,9 @@ __all__ = ["DecodeError", "OrderColumns", "encode_order", "decode_order", "encod
 # protobuf
 
 def _encode(cols: OrderColumns, framed: bool) -> bytes:
-    out, size = nb_proto.encode(cols.id, cols.user_id, cols.symbol, cols.side, cols.price_bits, cols.qty,
-                                cols.ts_ns, cols.tags, cols.tag_bounds, cols.has_meta, cols.venue, cols.flags,
-                                cols.text, framed)
+    out, size = nb_proto_encode.encode(cols.id, cols.user_id, cols.symbol, cols.side, cols.price_bits, cols.qty,
+                                       cols.ts_ns, cols.tags, cols.tag_bounds, cols.has_meta, cols.venue, cols.flags,
+                                       cols.text, framed)
     return out[:size].tobytes()
 
 
@@ -43,11 +46,11 @@ def encode_columns(cols: OrderColumns) -> bytes:
 
 
 def _decode(data, single: bool) -> OrderColumns:
-    data = checks.as_bytes(data)
+    data = contract.as_bytes(data)
     buf = np.frombuffer(data, dtype=np.uint8)
     err = np.zeros(3, dtype=np.int64)
     (count, ids, user_ids, qtys, ts_nss, sides, price_bits, symbol, has_meta, venue, flags, tags, used,
-     tag_bounds) = nb_proto.decode(buf, single, err)
+     tag_bounds) = nb_proto_decode.decode(buf, single, err)
     if err[0]:
         raise errors.decode_error(int(err[0]), int(err[1]), int(err[2]), data)
     return OrderColumns(id=ids[:count], user_id=user_ids[:count], symbol=symbol[:count], side=sides[:count],
@@ -66,7 +69,7 @@ def decode_columns(data: bytes) -> OrderColumns:
 def encode_order(order: dict) -> bytes:
     """An order dict -> Order's protobuf bytes (via one-row columns)."""
     if type(order) is not dict:
-        order = checks.check_order(order)  # the TypeError every tier gives
+        order = contract.check_order(order)  # the TypeError every tier gives
     return _encode(columns_from_orders([order]), False)
 
 
@@ -89,7 +92,7 @@ def decode_batch(data: bytes) -> list[dict]:
 # msgpack
 
 class _NotPlain(Exception):
-    pass
+    """The token fast path met a value it does not take as it is: check_order decides."""
 
 
 def _tokens(order) -> tuple[np.ndarray, np.ndarray]:
@@ -105,49 +108,48 @@ def _tokens(order) -> tuple[np.ndarray, np.ndarray]:
             raise _NotPlain
         data = value.encode("utf-8")
         pieces.append(data)
-        rows.append((nb_msgpack.STR, size, size + len(data)))
+        rows.append((STR, size, size + len(data)))
         size += len(data)
 
     def integer(value, low, high) -> None:
         if type(value) is not int or not low <= value <= high:
             raise _NotPlain
-        rows.append((nb_msgpack.INT, value, 0))
+        rows.append((INT, value, 0))
 
-    if type(order) is not dict:
-        raise _NotPlain
-    rows.append((nb_msgpack.MAP, len(order), 0))
-    for key, value in order.items():
-        if type(key) is not str or key not in checks.ORDER_KEYS:
+    def message(value, fields: dict) -> None:
+        if type(value) is not dict:
             raise _NotPlain
-        text(key)
-        if key in checks.INT64_KEYS:
-            integer(value, checks.INT64_MIN, checks.INT64_MAX)
-        elif key == "symbol" or (key == "side" and type(value) is str and value in checks.SIDE_VALUES):
+        rows.append((MAP, len(value), 0))
+        for key, item in value.items():
+            field = fields.get(key) if type(key) is str else None
+            if field is None:
+                raise _NotPlain
+            text(key)
+            field_value(field.type, item)
+
+    def field_value(field_type: str, value) -> None:
+        if field_type == "int64":
+            integer(value, INT64_MIN, INT64_MAX)
+        elif field_type == "uint32":
+            integer(value, 0, UINT32_MAX)
+        elif field_type == "string" or (field_type == "Side" and type(value) is str and value in SIDE_VALUES):
             text(value)
-        elif key == "side":
-            integer(value, checks.INT32_MIN, checks.INT32_MAX)
-        elif key == "price":
+        elif field_type == "Side":
+            integer(value, INT32_MIN, INT32_MAX)
+        elif field_type == "double":
             if type(value) is not float:
                 raise _NotPlain
-            rows.append((nb_msgpack.FLOAT64, struct.unpack("<q", struct.pack("<d", value))[0], 0))
-        elif key == "tags":
+            rows.append((FLOAT64, struct.unpack("<q", struct.pack("<d", value))[0], 0))
+        elif field_type == "repeated string":
             if type(value) is not list and type(value) is not tuple:
                 raise _NotPlain
-            rows.append((nb_msgpack.ARRAY, len(value), 0))
-            for tag in value:
-                text(tag)
-        else:
-            if type(value) is not dict:
-                raise _NotPlain
-            rows.append((nb_msgpack.MAP, len(value), 0))
-            for meta_key, meta_value in value.items():
-                if type(meta_key) is not str or meta_key not in checks.META_KEYS:
-                    raise _NotPlain
-                text(meta_key)
-                if meta_key == "venue":
-                    text(meta_value)
-                else:
-                    integer(meta_value, 0, checks.UINT32_MAX)
+            rows.append((ARRAY, len(value), 0))
+            for item in value:
+                text(item)
+        else:  # Meta
+            message(value, META)
+
+    message(order, ORDER)
     return np.array(rows, dtype=np.int64).reshape(-1, 3), np.frombuffer(b"".join(pieces), dtype=np.uint8)
 
 
@@ -156,8 +158,8 @@ def pack_order(order: dict) -> bytes:
     try:
         tokens, text = _tokens(order)
     except (_NotPlain, UnicodeEncodeError):
-        tokens, text = _tokens(checks.check_order(order))
-    return nb_msgpack.pack(tokens, text).tobytes()
+        tokens, text = _tokens(contract.check_order(order))
+    return nb_msgpack_pack.pack(tokens, text).tobytes()
 
 
 _FLOAT32 = struct.Struct(">f").unpack
@@ -166,25 +168,25 @@ _FLOAT64 = struct.Struct("<d").unpack
 
 def unpack_order(data: bytes) -> dict:
     """msgpack bytes -> the order dict msgpack.unpackb(data) gives (only the keys present)."""
-    data = checks.as_bytes(data)
+    data = contract.as_bytes(data)
     err = np.zeros(3, dtype=np.int64)
     entries = np.empty((len(data) + 1, 4), dtype=np.int64)
-    count = nb_msgpack.unpack(np.frombuffer(data, dtype=np.uint8), entries, err)
+    count = nb_msgpack_unpack.unpack(np.frombuffer(data, dtype=np.uint8), entries, err)
     if err[0]:
         raise errors.decode_error(int(err[0]), int(err[1]), int(err[2]), data)
     rows = entries[:count].tolist()
 
     def value(row) -> object:
         _, kind, x, y = row
-        if kind == nb_msgpack.STR:
+        if kind == STR:
             return data[x:y].decode("utf-8")
-        if kind == nb_msgpack.INT:
+        if kind == INT:
             return x
-        if kind == nb_msgpack.SIDE_NAME:
-            return checks.SIDE_NAMES[x]
-        if kind == nb_msgpack.FLOAT64:
+        if kind == SIDE_NAME:
+            return SIDE_NAMES[x]
+        if kind == FLOAT64:
             return _FLOAT64(x.to_bytes(8, "little", signed=True))[0]
-        if kind == nb_msgpack.FLOAT32:
+        if kind == FLOAT32:
             return _FLOAT32(x.to_bytes(4, "big"))[0]
         return None  # a value a later one replaced (kind NONE)
 
@@ -192,15 +194,16 @@ def unpack_order(data: bytes) -> dict:
     i = 1
     while i < len(rows):
         field, kind, x, _ = rows[i]
-        if kind == nb_msgpack.ARRAY:
-            order["tags"] = [value(row) for row in rows[i + 1: i + 1 + x]]
+        if kind == ARRAY:  # tags
+            order[ORDER_KEYS[field]] = [value(row) for row in rows[i + 1: i + 1 + x]]
             i += x
-        elif kind == nb_msgpack.MAP:
+        elif kind == MAP:  # meta
             entries = rows[i + 1: i + 1 + x]
-            order["meta"] = {checks.META_KEYS[row[0] - nb_msgpack.F_VENUE]: value(row) for row in entries}
+            order[ORDER_KEYS[field]] = {META_KEYS[row[0] - nb_msgpack_unpack.F_META_FIRST]: value(row)
+                                        for row in entries}
             i += x
         else:
-            order[checks.ORDER_KEYS[field]] = value(rows[i])
+            order[ORDER_KEYS[field]] = value(rows[i])
         i += 1
     return order
 

@@ -2,8 +2,8 @@
 
 order.proto is the wire contract; this module is the same schema as every tier reads it, so
 that no tier copies a field number, key or default of its own. The dict form of an order keeps
-the keys in field-number order, which is also the order msgpack maps are packed in (a dict
-packs in its own key order, and decode_order / unpack_order return this order).
+the keys in field-number order: decode_order returns them so, and pack_order packs a dict's
+keys in the dict's own order, so a decoded order packs in this order too.
 
 tests/serial/test_proto.py checks this table against the descriptor generated from order.proto.
 """
@@ -27,7 +27,7 @@ class Field:
     name: str
     number: int
     #: the proto type: "int64", "uint32", "string", "double", "Side" (the enum), "Meta" (the
-    #: sub-message), "repeated string"
+    #: sub-message), "repeated string", "repeated Order" (OrderBatch's one field)
     type: str
 
     @property
@@ -60,7 +60,7 @@ _WIRE_TYPES = {"int64": VARINT, "uint32": VARINT, "Side": VARINT, "double": FIXE
                "repeated string": LEN, "Meta": LEN, "repeated Order": LEN}
 
 
-#: Order's fields in field-number order: the dict form's key order and msgpack's map order.
+#: Order's fields in field-number order: the key order of the dict form (as decode_order gives it).
 ORDER_FIELDS: tuple[Field, ...] = (
     Field("id", 1, "int64"),
     Field("user_id", 2, "int64"),

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import strategies as st
 
 from impls import registry
-from impls.serial import checks
-from impls.serial.checks import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, UINT32_MAX
+from impls.serial import schema
+from impls.serial.schema import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, UINT32_MAX
 from tests.conftest import pure_fixture, tier_fixture
 
 
@@ -26,7 +26,7 @@ def all_tiers() -> list:
 
 int64s = st.integers(INT64_MIN, INT64_MAX) | st.sampled_from([0, 1, -1, 127, 128, INT64_MIN, INT64_MAX])
 texts = st.text(max_size=40) | st.sampled_from(["", "AAPL", "株式会社", "🚀", "a" * 200])
-sides = st.sampled_from(checks.SIDE_NAMES) | st.integers(INT32_MIN, INT32_MAX)
+sides = st.sampled_from(schema.SIDE_NAMES) | st.integers(INT32_MIN, INT32_MAX)
 prices = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([0.0, -0.0, math.nan, -math.nan])
 metas = st.fixed_dictionaries({}, optional={"venue": texts, "flags": st.integers(0, UINT32_MAX)})
 
@@ -39,17 +39,17 @@ orders = st.fixed_dictionaries({}, optional={
 #: An order with every key, as decode_order returns them (side by name where it has one).
 full_orders = st.fixed_dictionaries({
     "id": int64s, "user_id": int64s, "symbol": texts,
-    "side": st.sampled_from(checks.SIDE_NAMES) | st.integers(INT32_MIN, INT32_MAX).map(checks.side_name), "price": prices,
-    "qty": int64s, "ts_ns": int64s, "tags": st.lists(texts, max_size=5),
+    "side": st.sampled_from(schema.SIDE_NAMES) | st.integers(INT32_MIN, INT32_MAX).map(schema.side_name),
+    "price": prices, "qty": int64s, "ts_ns": int64s, "tags": st.lists(texts, max_size=5),
     "meta": st.fixed_dictionaries({"venue": texts, "flags": st.integers(0, UINT32_MAX)}),
 })
 
 
 def decoded_form(order: dict) -> dict:
     """What decode_order gives for the bytes of `order`: every key, defaults filled in."""
-    full = checks.default_order()
+    full = schema.default_order()
     full.update({k: v for k, v in order.items() if k != "meta"})
-    full["side"] = checks.side_name(checks.SIDE_VALUES.get(full["side"], full["side"]))
+    full["side"] = schema.side_name(schema.SIDE_VALUES.get(full["side"], full["side"]))
     full["tags"] = list(full["tags"])
     full["meta"].update(order.get("meta", {}))
     return full

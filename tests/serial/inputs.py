@@ -18,7 +18,7 @@ import random
 import msgpack
 import numpy as np
 
-from impls.serial import checks
+from impls.serial import schema
 from impls.serial import order_pb2 as pb
 
 _BOUNDARY_BYTES = np.array([0x00, 0x01, 0x07, 0x08, 0x0A, 0x0B, 0x0C, 0x0E, 0x0F, 0x4A, 0x53, 0x54, 0x7F, 0x80,
@@ -29,8 +29,8 @@ _WORDS = ["", "AAPL", "BRK.B", "株式会社", "Société", "🚀", "x" * 40, "y
 def random_order(rng: random.Random) -> dict:
     """A random order: a random subset of keys in random order, values near the edges often."""
     def int64():
-        return rng.choice([0, 1, -1, 127, 128, 300, -300, 2**31, -(2**31) - 1, 2**40 + 5, checks.INT64_MAX,
-                           checks.INT64_MIN, rng.randrange(-(2**63), 2**63)])
+        return rng.choice([0, 1, -1, 127, 128, 300, -300, 2**31, -(2**31) - 1, 2**40 + 5, schema.INT64_MAX,
+                           schema.INT64_MIN, rng.randrange(-(2**63), 2**63)])
 
     values = {
         "id": int64, "user_id": int64, "qty": int64, "ts_ns": int64,
@@ -39,9 +39,9 @@ def random_order(rng: random.Random) -> dict:
         "price": lambda: rng.choice([0.0, -0.0, 1.5, -2.25, float("inf"), float("nan"), 1e300, 5e-324]),
         "tags": lambda: [rng.choice(_WORDS) for _ in range(rng.randrange(6))],
         "meta": lambda: {k: (rng.choice(_WORDS) if k == "venue" else rng.choice([0, 1, 2**32 - 1]))
-                         for k in rng.sample(checks.META_KEYS, rng.randrange(3))},
+                         for k in rng.sample(schema.META_KEYS, rng.randrange(3))},
     }
-    keys = rng.sample(checks.ORDER_KEYS, rng.randrange(len(checks.ORDER_KEYS) + 1))
+    keys = rng.sample(schema.ORDER_KEYS, rng.randrange(len(schema.ORDER_KEYS) + 1))
     return {k: values[k]() for k in keys}
 
 
@@ -126,7 +126,7 @@ _RAW_VALUES = [b"\xc1", b"\x91\xc1", b"\x81\x01\x02", b"\xd4\xfe\x00", b"\xd7\xf
 def msgpack_maps(rng: random.Random, n: int) -> list[bytes]:
     """Maps of schema keys (and a few others, repeated keys too) to values of the right type
     half of the time, else to anything msgpack packs (or a few raw values it rejects)."""
-    keys = list(checks.ORDER_KEYS) + ["nope", "ids"]
+    keys = list(schema.ORDER_KEYS) + ["nope", "ids"]
     out = []
     for _ in range(n):
         right = random_order(rng)

@@ -7,7 +7,7 @@ import msgpack
 import pytest
 
 from impls import registry
-from impls.serial import checks, errors, order_pb2
+from impls.serial import errors, order_pb2, schema
 from impls.serial.errors import DecodeError
 
 CONTRACT = ("encode_order", "decode_order", "encode_batch", "decode_batch", "pack_order", "unpack_order",
@@ -56,10 +56,17 @@ def test_exact_bytes(tier, order, expected):
     assert order_pb2.Order(**order).SerializeToString() == expected
 
 
+def test_decoded_keys_are_in_schema_order(tier):
+    """Every tier's decoded dicts hold Order's keys (and Meta's) in field-number order, as
+    schema.py gives them: the order pack_order then packs a decoded order in."""
+    for order in (tier.decode_order(tier.encode_order(ORDER)), *tier.decode_batch(tier.encode_batch([ORDER, {}]))):
+        assert tuple(order) == schema.ORDER_KEYS and tuple(order["meta"]) == schema.META_KEYS
+
+
 def test_decode_fills_every_key_with_its_default(tier):
-    assert tier.decode_order(b"") == checks.default_order()
+    assert tier.decode_order(b"") == schema.default_order()
     assert tier.decode_batch(b"") == []
-    assert tier.decode_batch(b"\x0a\x00\x0a\x00") == [checks.default_order(), checks.default_order()]
+    assert tier.decode_batch(b"\x0a\x00\x0a\x00") == [schema.default_order(), schema.default_order()]
 
 
 @pytest.mark.parametrize("data,expected", [
@@ -81,7 +88,7 @@ def test_decode_fills_every_key_with_its_default(tier):
 ])
 def test_decoding_follows_upb(tier, data, expected):
     decoded = tier.decode_order(data)
-    want = checks.default_order()
+    want = schema.default_order()
     want.update({k: v for k, v in expected.items() if k != "meta"})
     want["meta"].update(expected.get("meta", {}))
     assert decoded == want
@@ -91,7 +98,7 @@ def test_decoding_follows_upb(tier, data, expected):
 
 def test_depth_budget_is_upbs(tier):
     groups = lambda n: b"\x53" * n + b"\x54" * n  # noqa: E731 - nested unknown groups of field 10
-    assert tier.decode_order(groups(100)) == checks.default_order()
+    assert tier.decode_order(groups(100)) == schema.default_order()
     with pytest.raises(DecodeError, match="deeper than 100"):
         tier.decode_order(groups(101))
     def batch_of(groups_in_meta: int) -> bytes:  # batch -> order -> meta -> groups

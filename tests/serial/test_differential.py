@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.peers.serial import message_to_dict
-from impls.serial import checks
+from impls.serial import schema
 from impls.serial import order_pb2 as pb
 from impls.serial.errors import DecodeError
 from tests.serial.conftest import orders, outcome, same
@@ -31,20 +31,20 @@ def schema_order(obj) -> bool:
     if type(obj) is not dict:
         return False
     for key, value in obj.items():
-        if key in checks.INT64_KEYS:
-            ok = type(value) is int and checks.INT64_MIN <= value <= checks.INT64_MAX
+        if key in schema.INT64_KEYS:
+            ok = type(value) is int and schema.INT64_MIN <= value <= schema.INT64_MAX
         elif key == "symbol":
             ok = type(value) is str
         elif key == "side":
-            ok = (type(value) is str and value in checks.SIDE_VALUES) or (
-                type(value) is int and checks.INT32_MIN <= value <= checks.INT32_MAX)
+            ok = (type(value) is str and value in schema.SIDE_VALUES) or (
+                type(value) is int and schema.INT32_MIN <= value <= schema.INT32_MAX)
         elif key == "price":
             ok = type(value) is float
         elif key == "tags":
             ok = type(value) is list and all(type(t) is str for t in value)
         elif key == "meta":
             ok = type(value) is dict and all(
-                (k == "venue" and type(v) is str) or (k == "flags" and type(v) is int and 0 <= v <= checks.UINT32_MAX)
+                (k == "venue" and type(v) is str) or (k == "flags" and type(v) is int and 0 <= v <= schema.UINT32_MAX)
                 for k, v in value.items())
         else:
             ok = False

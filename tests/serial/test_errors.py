@@ -6,7 +6,7 @@ import pytest
 
 from impls.serial import errors
 from impls.serial.errors import DecodeError
-from impls.serial.pure import varint
+from impls.serial.pure_proto import varint
 from tests.serial.conftest import all_tiers, outcome
 
 BAD_ORDERS = {

@@ -1,4 +1,5 @@
-"""order_pb2.py is generated from order.proto and committed: regenerate it and compare."""
+"""order_pb2.py is generated from order.proto and committed: regenerate it and compare; schema.py
+is the same schema as the generated descriptors describe."""
 
 import re
 import subprocess
@@ -41,10 +42,50 @@ def test_protobuf_runtime_accepts_the_generated_code():
     assert runtime_version.OSS_MAJOR == major
 
 
-@pytest.mark.parametrize("field,number", [("id", 1), ("user_id", 2), ("symbol", 3), ("side", 4), ("price", 5),
-                                          ("qty", 6), ("ts_ns", 7), ("tags", 8), ("meta", 9)])
-def test_schema_field_numbers_are_the_ones_the_codecs_use(field, number):
-    from impls.serial import checks, order_pb2
+def _schema_type(field) -> str:
+    """A descriptor field's type as schema.Field.type spells it."""
+    from google.protobuf.descriptor import FieldDescriptor
 
-    assert order_pb2.Order.DESCRIPTOR.fields_by_name[field].number == number
-    assert checks.ORDER_KEYS[number - 1] == field
+    names = {FieldDescriptor.TYPE_INT64: "int64", FieldDescriptor.TYPE_UINT32: "uint32",
+             FieldDescriptor.TYPE_STRING: "string", FieldDescriptor.TYPE_DOUBLE: "double"}
+    if field.type == FieldDescriptor.TYPE_ENUM:
+        name = field.enum_type.name
+    elif field.type == FieldDescriptor.TYPE_MESSAGE:
+        name = field.message_type.name
+    else:
+        name = names[field.type]
+    return f"repeated {name}" if field.is_repeated else name
+
+
+@pytest.mark.parametrize("message,fields", [("Order", "ORDER_FIELDS"), ("Meta", "META_FIELDS"),
+                                            ("OrderBatch", "BATCH_ORDERS")])
+def test_schema_is_the_one_order_proto_describes(message, fields):
+    """schema.py's field table (names, numbers, types, in field-number order) is order.proto's."""
+    from impls.serial import order_pb2, schema
+
+    ours = getattr(schema, fields)
+    ours = ours if isinstance(ours, tuple) else (ours,)
+    described = sorted(getattr(order_pb2, message).DESCRIPTOR.fields, key=lambda f: f.number)
+    assert [(f.name, f.number, f.type) for f in ours] == [(f.name, f.number, _schema_type(f)) for f in described]
+
+
+def test_schema_side_names_are_the_enums():
+    from impls.serial import order_pb2, schema
+
+    assert schema.SIDE_NAMES == tuple(v.name for v in sorted(order_pb2.Side.DESCRIPTOR.values, key=lambda v: v.number))
+    assert [v.number for v in order_pb2.Side.DESCRIPTOR.values] == list(range(len(schema.SIDE_NAMES)))
+
+
+def test_every_tag_is_the_one_byte_upb_writes():
+    """Each Field's tag is the first byte upb writes for that field alone (one byte: the
+    compiled encoders write every tag as one)."""
+    from impls.serial import order_pb2, schema
+
+    samples = {"int64": -1, "uint32": 1, "string": "x", "double": 1.5, "Side": "BUY", "repeated string": ["x"],
+               "Meta": {"venue": "x"}}
+    for message, fields in ((order_pb2.Order, schema.ORDER_FIELDS), (order_pb2.Meta, schema.META_FIELDS)):
+        for field in fields:
+            data = message(**{field.name: samples[field.type]}).SerializeToString()
+            assert field.tag < 0x80 and data[0] == field.tag, field
+    batch = order_pb2.OrderBatch(orders=[order_pb2.Order()]).SerializeToString()
+    assert batch[0] == schema.BATCH_ORDERS.tag < 0x80

@@ -1,8 +1,8 @@
-"""Small Numba helpers shared by the protobuf and msgpack kernels of the Numba tier.
+"""Byte buffers as the Numba tier's kernels see them, for both formats (protobuf and msgpack):
+the kernels' argument types and options, the error slot, UTF-8 validation and byte copying.
 
-They have no signature of their own: each is compiled into the kernels that call it. Errors
-are reported the way every kernel reports them: the (code, offset, detail) of the first
-problem go into the `err` array and the helper returns -1 as the position.
+Errors are reported the way every kernel reports them: the (code, offset, detail) of the
+first problem go into the `err` array and the helper returns -1 as the position.
 """
 
 from __future__ import annotations
@@ -71,27 +71,6 @@ def utf8_valid(buf, start, end):
                 return False
         i += size
     return True
-
-
-@njit(I64(U64), **KERNEL)
-def varint_size(value):
-    """Bytes in the varint of an unsigned 64-bit value."""
-    n = 1
-    while value >= np.uint64(0x80):
-        value = value >> np.uint64(7)
-        n += 1
-    return n
-
-
-@njit(I64(OUT, I64, U64), **KERNEL)
-def put_varint(out, pos, value):
-    """Write the varint of an unsigned 64-bit value at out[pos]; returns the position after."""
-    while value >= np.uint64(0x80):
-        out[pos] = np.uint8((value & U64_7F) | np.uint64(0x80))
-        value = value >> np.uint64(7)
-        pos += 1
-    out[pos] = np.uint8(value)
-    return pos + 1
 
 
 @njit(I64(OUT, I64, BUF, I64, I64), **KERNEL)
