@@ -328,8 +328,15 @@ TARGETS = [
     Target("proto_decode", "Cython decode_order <= 300 ns", impl="cython", at_most=300),
     Target("proto_decode", "Cython decode_order >= 5x upb into a dict", impl="cython", faster_than="peer:protobuf",
            min_speedup=5),
-    Target("proto_decode", "Cython decode_order within 1.3x of msgspec msgpack Struct", impl="cython",
-           faster_than="peer:msgspec-msgpack-struct", other_case="msgpack_decode", min_speedup=1 / 1.3),
+    Target("proto_decode", "Cython decode_order no slower than msgspec msgpack Struct", impl="cython",
+           faster_than="peer:msgspec-msgpack-struct", other_case="msgpack_decode", min_speedup=1.0),
+    # The batch: building 10k dicts costs what it costs. A Cython loop building the very same
+    # dicts from pre-made values, no parsing at all, measured only 5.1-5.3x faster than upb's
+    # OrderBatch into dicts (three runs), so 5x leaves parsing almost nothing to spend.
+    Target("proto_decode_batch", "Cython decode_batch >= 5x upb into dicts, per message", impl="cython",
+           faster_than="peer:protobuf", min_speedup=5),
+    Target("proto_decode_batch", "Cython decode_batch no slower than msgspec msgpack list[Struct]", impl="cython",
+           faster_than="peer:msgspec-msgpack-struct", other_case="msgpack_decode_batch", min_speedup=1.0),
     Target("msgpack_encode", "Cython pack_order faster than msgpack.packb", impl="cython", faster_than="peer:msgpack",
            min_speedup=1.0),
     Target("columns_encode", "Numba encode_columns <= 50 ns/msg (10k batch)", impl="numba", at_most=50),
