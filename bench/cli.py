@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -109,6 +110,72 @@ def cmd_redis(args, parser) -> int:
     return _serve(server, server.url)
 
 
+def _log_url(args) -> str:
+    """The log's URL: --url, else a server of this process's own (it ends with the process: for
+    several processes, start one with `python -m bench kafka` or `python -m bench redis`)."""
+    if args.url is not None:
+        return args.url
+    from bench.backends import kafka, redis
+
+    url = kafka.shared_bootstrap() if args.backend == "kafka" else redis.shared_url()
+    print(f"no --url: started a {args.backend} server for this process only, at {url}", file=sys.stderr)
+    return url
+
+
+def _pool_urls(args) -> tuple[str, str]:
+    """(log URL, sink Redis URL): --redis-url, else the log's own Redis, else one of this process."""
+    url = _log_url(args)
+    redis_url = args.redis_url or (url if args.backend == "redis" else None)
+    if redis_url is None:
+        from bench.backends import redis
+
+        redis_url = redis.shared_url()
+        print(f"no --redis-url: started a Redis sink for this process only, at {redis_url}", file=sys.stderr)
+    return url, redis_url
+
+
+def _workload(args):
+    from bench.pool import Workload
+
+    return Workload(args.count, args.keys, args.poison_rate)
+
+
+def cmd_pool_produce(args, parser) -> int:
+    from bench import pool
+
+    rate = pool.produce(args.backend, _log_url(args), args.topic, _workload(args), args.partitions, args.rate)
+    print(f"produced {args.count:,} to {args.topic} ({rate:,.0f} msg/s)", file=sys.stderr)
+    return 0
+
+
+def cmd_pool_consume(args, parser) -> int:
+    import threading
+
+    from bench import pool
+    from impls import registry
+    from impls.workerpool.flow import Watermarks
+    from impls.workerpool.kernel_contract import rounds_for
+    from impls.workerpool.pool import PoolConfig
+
+    url, redis_url = _pool_urls(args)
+    config = PoolConfig(workers=args.workers, rounds=rounds_for(args.work_us), idle_exit_s=args.idle_exit,
+                        max_deliveries=args.max_deliveries, drain_timeout_s=args.drain_timeout,
+                        marks=Watermarks(max_messages=args.max_buffered_messages, max_bytes=args.max_buffered_bytes))
+    stop = threading.Event()
+    pool._stop_on_sigterm(stop)
+    impl = args.impl or registry.preferred("workerpool")
+    stats = pool.consume(args.backend, url, redis_url, args.topic, args.group, impl, config, args.name, stop)
+    print(json.dumps(stats.__dict__), flush=True)
+    return 0
+
+
+def cmd_pool_verify(args, parser) -> int:
+    from bench import pool
+
+    url, redis_url = _pool_urls(args)
+    return pool.print_verdict(pool.verify(args.backend, url, redis_url, args.topic, args.group, _workload(args)))
+
+
 def cmd_list(args, parser) -> int:
     for family in _families(parser, args.family):
         print(f"{family}")
@@ -171,6 +238,48 @@ def build_parser() -> argparse.ArgumentParser:
                        description="For several processes sharing one Redis: a private redis-server on 127.0.0.1 "
                                    "at an ephemeral port, no persistence; prints redis://127.0.0.1:PORT/0.")
     p.set_defaults(func=cmd_redis)
+
+    pool = sub.add_parser("pool", help="the worker pool by hand: produce orders, consume them, verify the effects",
+                          description="Produce a deterministic order workload to a log, drain it with the worker "
+                                      "pool into a Redis sink, and verify exactly-once, per-key order and the "
+                                      "dead-letter topic.")
+    pool_sub = pool.add_subparsers(dest="pool_command", required=True)
+
+    def log_args(q, workload: bool = False, sink: bool = False) -> None:
+        q.add_argument("--topic", required=True, help="the topic (Kafka: must start with 'lab.')")
+        q.add_argument("--backend", choices=("kafka", "redis"), default="kafka")
+        q.add_argument("--url", help="the log: Kafka host:port, or redis://...; default: a server of this process")
+        if sink:
+            q.add_argument("--redis-url", help="the sink's Redis (default: --url for the redis backend)")
+        if workload:
+            q.add_argument("--count", type=int, required=True, help="orders 0..N-1")
+            q.add_argument("--keys", type=int, default=1000, help="keys (users) the orders spread over")
+            q.add_argument("--poison-rate", type=float, default=0.0, help="fraction the kernel rejects")
+
+    q = pool_sub.add_parser("produce", help="create the topic and produce N orders over K keys")
+    log_args(q, workload=True)
+    q.add_argument("--partitions", type=int, default=8)
+    q.add_argument("--rate", type=float, help="msg/s (default: as fast as possible)")
+    q.set_defaults(func=cmd_pool_produce)
+
+    q = pool_sub.add_parser("consume", help="one consumer of the pool: drain until idle or SIGTERM")
+    log_args(q, sink=True)
+    q.add_argument("--group", required=True)
+    q.add_argument("--name", help="the consumer's name in the group (default c-<pid>)")
+    q.add_argument("--workers", type=int, default=2)
+    q.add_argument("--impl", help="the kernel tier (default: the preferred one)")
+    q.add_argument("--work-us", type=float, default=0.0, help="CPU work per message, about this many us compiled")
+    q.add_argument("--max-buffered-messages", type=int, default=50_000)
+    q.add_argument("--max-buffered-bytes", type=int, default=64 << 20)
+    q.add_argument("--max-deliveries", type=int, default=5)
+    q.add_argument("--idle-exit", type=float, help="exit after this many seconds with nothing new")
+    q.add_argument("--drain-timeout", type=float, default=5.0, help="on SIGTERM, seconds to finish in-flight work")
+    q.set_defaults(func=cmd_pool_consume)
+
+    q = pool_sub.add_parser("verify", help="exactly once, in order per key, poison in the DLQ: one JSON line")
+    log_args(q, workload=True, sink=True)
+    q.add_argument("--group", required=True)
+    q.set_defaults(func=cmd_pool_verify)
 
     p = sub.add_parser("list", help="families, implementations (and why any is unavailable) and cases")
     p.add_argument("--family", action="append", metavar="F")

@@ -31,11 +31,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from impls.workerpool.flow import FlowControl, Watermarks
+from impls.workerpool.kernel_contract import MALFORMED, OK, POISON
 from impls.workerpool.lanes import KeyedLanes
 from impls.workerpool.offsets import OffsetTracker
 from impls.workerpool.sink import Effect, RedisSink
 
-OK, POISON, MALFORMED = 0, 1, 2
+#: Before it first owns a partition, a consumer waits this long for the group to take it in
+#: before `idle_exit_s` counts (a first Kafka join waits out the broker's rebalance delay).
+JOIN_GRACE_S = 30.0
 _REASONS = {POISON: "rejected by the kernel (poison)", MALFORMED: "not a valid Order (malformed bytes)"}
 
 
@@ -103,6 +106,8 @@ class WorkerPool:
         self._stats_lock = threading.Lock()
         self._workers_stop = threading.Event()
         self._paused = False
+        self._owned_any = False
+        self._ownership_changed_at = 0.0
         log.on_change(self._ownership_changed)
 
     # --- the fetcher (the thread that calls run) -------------------------------------------------
@@ -135,14 +140,16 @@ class WorkerPool:
             if messages:
                 last_activity = now
                 self._admit(messages)
-            elif self._tracker.in_flight() or len(self._lanes):
-                last_activity = now
+            elif self._tracker.in_flight() or len(self._lanes) or self._ownership_changed_at >= last_activity:
+                last_activity = now  # work in hand, or partitions just assigned: not idle
             if now - last_commit >= self.config.commit_interval_s:
                 self._commit()
                 last_commit = now
             if self._progress is not None:
                 self._progress(self.stats, self._tracker.in_flight())
             idle = self.config.idle_exit_s
+            if idle is not None and not self._owned_any:  # joining the group is not idleness
+                idle = max(idle, JOIN_GRACE_S)
             if idle is not None and now - last_activity >= idle:
                 return
 
@@ -204,6 +211,8 @@ class WorkerPool:
     def _ownership_changed(self, assigned: set[int], revoked: set[int]) -> None:
         """The log's callback (on the fetcher thread): claim new partitions in the sink, so an
         older owner is fenced before we apply anything of them; forget revoked ones."""
+        self._owned_any = self._owned_any or bool(assigned)
+        self._ownership_changed_at = time.monotonic()
         if revoked:
             self._commit()  # what is done is committed before the partitions go (else: redone, deduped)
         for partition in revoked:
@@ -291,12 +300,12 @@ class WorkerPool:
         (handed to the fetcher, which owns the log) and go on with the rest of the run."""
         head = run[0]
         attempt_key = (head.partition, head.offset)
-        deliveries = max(head.deliveries, self._attempts.get(attempt_key, 0)) + 1
-        if deliveries < self.config.max_deliveries:
-            self._attempts[attempt_key] = deliveries
+        made = max(head.deliveries, self._attempts.get(attempt_key, 1))  # deliveries so far, this one too
+        if made < self.config.max_deliveries:
+            self._attempts[attempt_key] = made + 1
             with self._stats_lock:
                 self.stats.retried += 1
-            delay = min(self.config.backoff_s * 2 ** (deliveries - 1), self.config.max_backoff_s)
+            delay = min(self.config.backoff_s * 2 ** (made - 1), self.config.max_backoff_s)
             self._lanes.retry(run, delay)
             return
         self._attempts.pop(attempt_key, None)

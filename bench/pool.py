@@ -1,0 +1,202 @@
+"""`python -m bench pool produce|consume|verify`: the worker pool by hand and in fault tests.
+
+The workload is deterministic, so `verify` knows what a correct drain leaves behind without
+asking the producer: order i (ids 0..N-1) belongs to key `user:<i % K>`, carries its per-key
+sequence number in `meta.flags`, buys or sells a quantity that follows from i, and is poison
+(tagged "poison": the kernel rejects it) when a hash of i falls under the poison rate.
+
+`verify` prints one JSON line -- expected, applied, missing, duplicate_effects, redelivered,
+order_violations, dead_lettered -- and exits 0 only if every non-poison message was applied
+exactly once, in order per key, and every poison message is in the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+SYMBOLS = ("AAPL", "MSFT", "ASML.AS", "7203.T", "NESN.SW", "TSLA", "0700.HK", "BRK.B")
+
+
+def _unit(i: int) -> float:
+    """A number in [0, 1) spread well over consecutive i (Knuth's multiplicative hash): which
+    orders are poison, the same on every run and machine."""
+    return (i * 2654435761 % 2**32) / 2**32
+
+
+@dataclass(frozen=True)
+class Workload:
+    count: int
+    keys: int
+    poison_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.count < 0 or self.keys < 1 or not 0.0 <= self.poison_rate <= 1.0:
+            raise ValueError(f"count >= 0, keys >= 1 and 0 <= poison rate <= 1, got {self}")
+
+    def key(self, i: int) -> str:
+        return f"user:{i % self.keys}"
+
+    def is_poison(self, i: int) -> bool:
+        return _unit(i) < self.poison_rate
+
+    def order(self, i: int) -> dict:
+        user = i % self.keys
+        side = "SELL" if (i // self.keys) % 3 == 2 else "BUY"
+        return {"id": i, "user_id": user, "symbol": SYMBOLS[i % len(SYMBOLS)], "side": side,
+                "price": round(10.0 + (i % 1000) / 8, 2), "qty": 1 + (i * 7919) % 100, "ts_ns": 1_700_000_000_000_000_000 + i,
+                "tags": ["poison"] if self.is_poison(i) else [], "meta": {"venue": "XNAS", "flags": i // self.keys}}
+
+    def expected(self) -> tuple[Counter, Counter, int]:
+        """(applied messages per key, final position per user, poison count) of a correct drain."""
+        per_key, positions, poison = Counter(), Counter(), 0
+        for i in range(self.count):
+            if self.is_poison(i):
+                poison += 1
+                continue
+            order = self.order(i)
+            per_key[self.key(i)] += 1
+            positions[order["user_id"]] += order["qty"] if order["side"] == "BUY" else -order["qty"]
+        return per_key, positions, poison
+
+
+# --- produce ---------------------------------------------------------------------------------------
+
+def produce(backend: str, url: str, topic: str, workload: Workload, partitions: int, rate: float | None = None,
+            progress=sys.stderr) -> float:
+    """Create the topic and produce the workload (paced at `rate` msg/s if given); returns msg/s."""
+    from impls.serial import encode_order
+    from impls.workerpool import log
+
+    log.create_topic(backend, url, topic, partitions)
+    producer = log.open_producer(backend, url, topic, partitions)
+    start = time.perf_counter()
+    try:
+        for i in range(workload.count):
+            if rate:
+                ahead = start + i / rate - time.perf_counter()
+                if ahead > 0:
+                    time.sleep(ahead)
+            producer.produce(workload.key(i).encode(), encode_order(workload.order(i)))
+            if progress is not None and i and i % 100_000 == 0:
+                progress.write(f"produced {i:,} ({i / (time.perf_counter() - start):,.0f} msg/s)\n")
+        producer.flush()
+    finally:
+        producer.close()
+    elapsed = time.perf_counter() - start
+    return workload.count / elapsed if elapsed > 0 else float("inf")
+
+
+# --- consume ---------------------------------------------------------------------------------------
+
+def sink_name(topic: str, group: str) -> str:
+    return f"{topic}:{group}"
+
+
+def consume(backend: str, url: str, redis_url: str, topic: str, group: str, impl: str, config,
+            consumer_name: str | None = None, stop: threading.Event | None = None, progress=sys.stderr):
+    """One consumer process of the pool: drains until idle_exit or SIGTERM; returns PoolStats."""
+    from impls import registry
+    from impls.ratelimit.redis import connect
+    from impls.workerpool import log
+    from impls.workerpool.pool import WorkerPool
+    from impls.workerpool.sink import RedisSink
+
+    stop = stop or threading.Event()
+    kernel = registry.load("workerpool", impl)
+    kernel.warmup()
+    client = connect(redis_url, timeout=2.0)
+    consumer = log.open_log(backend, url, topic, group, consumer_name or f"c-{os.getpid()}")
+    last = [0.0]
+
+    def report(stats, in_flight):
+        now = time.monotonic()
+        if progress is not None and now - last[0] >= 1.0:
+            last[0] = now
+            progress.write(f"fetched {stats.fetched:,} applied {stats.applied:,} dead {stats.dead_lettered:,} "
+                           f"in flight {in_flight:,}\n")
+
+    pool = WorkerPool(consumer, RedisSink(client, sink_name(topic, group)), kernel, config, progress=report)
+    try:
+        return pool.run(stop)
+    finally:
+        client.close()
+
+
+def _stop_on_sigterm(stop: threading.Event) -> None:
+    """SIGTERM (and Ctrl-C) set `stop`: the pool finishes and commits what is in flight."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda number, frame: stop.set())
+
+
+# --- verify ----------------------------------------------------------------------------------------
+
+def dead_letters(backend: str, url: str, topic: str) -> list[dict]:
+    """Everything in the topic's dead-letter topic (Kafka: `<topic>.dlq`; Redis: `<topic>:dlq`)."""
+    if backend == "redis":
+        from impls.ratelimit.redis import connect
+
+        client = connect(url, timeout=5.0)
+        try:
+            return [{k.decode(): v for k, v in fields.items()} for _, fields in client.xrange(f"{topic}:dlq")]
+        finally:
+            client.close()
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": url, "group.id": f"lab.verify.{os.getpid()}", "enable.auto.commit": False,
+                         "log_level": 4})
+    try:
+        dlq = f"{topic}.dlq"
+        metadata = consumer.list_topics(dlq, timeout=10).topics.get(dlq)
+        if metadata is None or metadata.error is not None:
+            return []
+        parts = [TopicPartition(dlq, p, 0) for p in metadata.partitions]
+        ends = {p.partition: consumer.get_watermark_offsets(p, timeout=10)[1] for p in parts}
+        consumer.assign(parts)
+        found, deadline = [], time.monotonic() + 30
+        while sum(1 for _ in found) < sum(ends.values()) and time.monotonic() < deadline:
+            for m in consumer.consume(1000, 0.5):
+                if m.error() is None:
+                    found.append({"key": m.key() or b"", "value": m.value(), **{k: v for k, v in (m.headers() or [])}})
+        return found
+    finally:
+        consumer.close()
+
+
+def verify(backend: str, url: str, redis_url: str, topic: str, group: str, workload: Workload) -> dict:
+    """What the sink and the dead-letter topic say against what a correct drain leaves."""
+    from impls.ratelimit.redis import connect
+    from impls.workerpool.sink import RedisSink
+
+    per_key, positions, poison = workload.expected()
+    client = connect(redis_url, timeout=5.0)
+    try:
+        sink = RedisSink(client, sink_name(topic, group))
+        counts, stats, got_positions = sink.counts(), sink.stats(), sink.positions()
+    finally:
+        client.close()
+    dead = dead_letters(backend, url, topic)
+    poison_ids = {i for i in range(workload.count) if workload.is_poison(i)}
+    from impls.serial import decode_order
+
+    dead_ids = {decode_order(d["value"])["id"] for d in dead}
+    missing = sum(max(0, n - counts.get(k, 0)) for k, n in per_key.items())
+    duplicates = sum(max(0, n - per_key.get(k, 0)) for k, n in counts.items())
+    report = {"expected": sum(per_key.values()), "applied": sum(counts.values()), "missing": missing,
+              "duplicate_effects": duplicates, "redelivered": stats.get("redelivered", 0),
+              "order_violations": stats.get("order_violations", 0), "dead_lettered": len(dead_ids & poison_ids),
+              "poison": poison, "positions_match": all(got_positions.get(u, 0) == p for u, p in positions.items())}
+    report["ok"] = (missing == 0 and duplicates == 0 and report["order_violations"] == 0
+                    and dead_ids == poison_ids and report["positions_match"])
+    return report
+
+
+def print_verdict(report: dict) -> int:
+    print(json.dumps(report), flush=True)
+    return 0 if report["ok"] else 1
