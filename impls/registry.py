@@ -18,7 +18,7 @@ import os
 from types import ModuleType
 
 #: Families in the order they are run and reported.
-FAMILIES: tuple[str, ...] = ("hashring", "ratelimit", "serial")
+FAMILIES: tuple[str, ...] = ("hashring", "ratelimit", "serial", "workerpool")
 
 #: The tier every family has and every other tier is checked against.
 SPEC_TIER = "pure"
