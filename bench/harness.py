@@ -192,8 +192,9 @@ def _startup(impls: list[Impl], quick: bool, progress: Progress, out: Outcome) -
 
 # --- the plan ------------------------------------------------------------------------------------
 
-def applicable(case: Case, impls: list[Impl]) -> list[Impl]:
-    return [impl for impl in impls if case.applies(impl)]
+def applicable(case: Case, impls: list[Impl], params: dict | None = None) -> list[Impl]:
+    """The implementations the case measures (at `params`, if given)."""
+    return [impl for impl in impls if case.applies(impl) and (params is None or case.applies_at(impl, params))]
 
 
 def select_impls(family: str, wanted: Iterable[str] | None) -> tuple[list[Impl], list[dict]]:
@@ -221,7 +222,10 @@ def plan_size(selections: dict[str, list[Impl]], quick: bool, case_names: list[s
     for family, impls in selections.items():
         total += len(impls) if with_startup else 0
         for case in selected_cases(family, case_names, kinds):
-            total += len(applicable(case, impls)) * (1 if case.kind == "memory" else len(case.grid(quick)))
+            if case.kind == "memory":
+                total += len(applicable(case, impls))
+            else:
+                total += sum(len(applicable(case, impls, params)) for params in case.grid(quick))
     return total
 
 
@@ -254,6 +258,6 @@ def run(families: list[str] | None = None, wanted: list[str] | None = None, quic
                     continue
                 for params in case.grid(quick):
                     reference = _LazyReference(case, params)
-                    for impl in applicable(case, impls):
+                    for impl in applicable(case, impls, params):
                         _run_cell(case, impl, params, reference, budget, progress, out)
     return out

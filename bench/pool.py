@@ -21,6 +21,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from bench.measurement import HIGHER, LOWER, Figure, Measurement
+
 SYMBOLS = ("AAPL", "MSFT", "ASML.AS", "7203.T", "NESN.SW", "TSLA", "0700.HK", "BRK.B")
 
 
@@ -100,8 +102,10 @@ def sink_name(topic: str, group: str) -> str:
 
 
 def consume(backend: str, url: str, redis_url: str, topic: str, group: str, impl: str, config,
-            consumer_name: str | None = None, stop: threading.Event | None = None, progress=sys.stderr):
-    """One consumer process of the pool: drains until idle_exit or SIGTERM; returns PoolStats."""
+            consumer_name: str | None = None, stop: threading.Event | None = None, progress=sys.stderr,
+            watch=None):
+    """One consumer process of the pool: drains until idle_exit or SIGTERM; returns PoolStats.
+    `watch(stats, in_flight)`, if given, is called on every fetcher loop."""
     from impls import registry
     from impls.ratelimit.redis import connect
     from impls.workerpool import log
@@ -116,6 +120,8 @@ def consume(backend: str, url: str, redis_url: str, topic: str, group: str, impl
     last = [0.0]
 
     def report(stats, in_flight):
+        if watch is not None:
+            watch(stats, in_flight)
         now = time.monotonic()
         if progress is not None and now - last[0] >= 1.0:
             last[0] = now
@@ -200,3 +206,110 @@ def verify(backend: str, url: str, redis_url: str, topic: str, group: str, workl
 def print_verdict(report: dict) -> int:
     print(json.dumps(report), flush=True)
     return 0 if report["ok"] else 1
+
+
+# --- the drain as a measurement (bench/cases/workerpool.py) -----------------------------------------
+
+def _log_url(backend: str) -> str:
+    from bench.backends import kafka, redis
+
+    return kafka.shared_bootstrap() if backend == "kafka" else redis.shared_url()
+
+
+def _fresh_topic(backend: str, label: str) -> str:
+    import uuid
+
+    suffix = f"{label}.{uuid.uuid4().hex[:8]}"
+    return f"lab.bench.{suffix}" if backend == "kafka" else f"lab:bench:{suffix}"
+
+
+class Drain(Measurement):
+    """Produce a workload to a fresh topic (untimed), then drain it with the pool in this
+    process: throughput from the first message fetched to the last effect applied (so a Kafka
+    group's join is its own figure), the process's CPU time per message, and the peak held.
+
+    The servers are the run's shared ones; every topic and sink key it made is deleted at
+    teardown. `output()` drains a small workload through the
+    same path and returns verify's report, which the case's invariant requires to be ok.
+    """
+
+    def __init__(self, backend: str, impl: str, workers: int, work_us: float, workload: Workload,
+                 partitions: int, repeats: int):
+        self.backend, self.impl, self.workers, self.work_us = backend, impl, workers, work_us
+        self.workload, self.partitions, self.repeats = workload, partitions, repeats
+        self._made: list[tuple[str, str]] = []  # (topic, group) to delete
+
+    def _config(self):
+        from impls.workerpool.kernel_contract import rounds_for
+        from impls.workerpool.pool import PoolConfig
+
+        return PoolConfig(workers=self.workers, rounds=rounds_for(self.work_us), idle_exit_s=None,
+                          drain_timeout_s=2.0)
+
+    def _drain_once(self, workload: Workload, label: str) -> dict:
+        from bench.backends import redis
+
+        url, redis_url = _log_url(self.backend), redis.shared_url()
+        topic = _fresh_topic(self.backend, label)
+        group = topic.rsplit(".", 1)[-1].rsplit(":", 1)[-1]  # fresh too: a group's history is its own
+        self._made.append((topic, group))
+        produce(self.backend, url, topic, workload, self.partitions, progress=None)
+        per_key, _, poison = workload.expected()
+        expected = sum(per_key.values()) + poison
+        stop, marks = threading.Event(), {}
+
+        def watch(stats, in_flight):  # on the fetcher thread, once per loop
+            now = time.perf_counter()
+            if stats.fetched and "first" not in marks:
+                marks["first"] = now
+            if stats.applied + stats.dead_lettered >= expected and "done" not in marks:
+                marks["done"] = now
+                stop.set()
+
+        started, cpu0 = time.perf_counter(), time.process_time()
+        stats = consume(self.backend, url, redis_url, topic, group, self.impl, self._config(), stop=stop,
+                        progress=None, watch=watch)
+        cpu = time.process_time() - cpu0
+        report = verify(self.backend, url, redis_url, topic, group, workload)
+        return {"report": report, "stats": stats, "seconds": marks["done"] - marks["first"],
+                "join_s": marks["first"] - started, "cpu_s": cpu, "messages": expected}
+
+    def setup(self) -> None:
+        self.callback(self._cleanup)
+
+    def _cleanup(self) -> None:
+        from bench.backends import redis
+        from impls.ratelimit.redis import connect
+        from impls.workerpool import log
+
+        client = connect(redis.shared_url(), timeout=5.0)
+        try:
+            for topic, group in self._made:
+                try:
+                    log.delete_topic(self.backend, _log_url(self.backend), topic)
+                except Exception:  # noqa: BLE001 - best effort: every name is fresh and the lab's
+                    pass
+                keys = list(client.scan_iter(match=f"lab:wp:{sink_name(topic, group)}:*"))
+                if keys:
+                    client.delete(*keys)
+        finally:
+            client.close()
+
+    def output(self) -> dict:
+        return self._drain_once(Workload(2_000, 50, poison_rate=0.01), "check")["report"]
+
+    def measure(self, budget) -> list:
+        import statistics
+
+        runs = [self._drain_once(self.workload, "drain") for _ in range(self.repeats)]
+        bad = [r["report"] for r in runs if not r["report"]["ok"]]
+        if bad:
+            raise RuntimeError(f"a measured drain did not verify: {bad[0]}")
+        rates = [r["messages"] / r["seconds"] for r in runs]
+        q1, q3 = (min(rates), max(rates)) if len(rates) < 3 else statistics.quantiles(rates, n=4)[::2]
+        cpu = statistics.median(r["cpu_s"] / r["messages"] * 1e6 for r in runs)
+        return [Figure("throughput", "msg/s", statistics.median(rates), HIGHER, q1=q1, q3=q3, n=len(rates)),
+                Figure("cpu_per_msg", "cpu_us/msg", cpu, LOWER),
+                Figure("join_time", "s", statistics.median(r["join_s"] for r in runs), LOWER),
+                Figure("peak_held", "messages", max(r["stats"].peak_messages for r in runs), LOWER)]
+

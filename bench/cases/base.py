@@ -48,6 +48,9 @@ class Case:
     unit: str = "ns/op"
     #: which implementations (Impl) the case applies to
     applies: Callable[[Any], bool] = always
+    #: (Impl, params) -> whether that cell is measured at all (e.g. pure at a size it would take
+    #: minutes at); default every cell of an applicable implementation
+    applies_at: Callable[[Any, dict], bool] = field(default=lambda impl, params: True)
     #: FROM_SPEC, a function params -> the reference output, or None (then `invariant` checks)
     reference: Any = FROM_SPEC
     #: (output, params) -> what is wrong, or None: the check for every tier and backend where

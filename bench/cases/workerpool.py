@@ -1,4 +1,5 @@
-"""Worker-pool cases: the per-message work kernel (`process_batch`) in every tier.
+"""Worker-pool cases: the per-message work kernel (`process_batch`) in every tier, and the
+pool draining a real log into the Redis sink.
 
 `kernel` times process_batch over a batch of varied orders, about 1 % of them poison, at a
 cost per message of `work_us` microseconds of compiled work (rounds = rounds_for(work_us)):
@@ -6,7 +7,15 @@ cost per message of `work_us` microseconds of compiled work (rounds = rounds_for
 - work_us=20 is CPU-bound work, where the compiled tiers run the same rounds about 100x
   faster than pure -- the ceiling a pool of GIL-bound workers hits.
 Figures are ns per message. Every tier's Effects must equal pure's on the same batch before it
-is timed. The pool itself (throughput over a real log) comes with the pool's own cases.
+is timed.
+
+`drain` produces a workload to a fresh topic (untimed) and drains it with the pool, one
+consumer in this process, the kernel of the column's tier: throughput (msg/s, from the first
+message fetched to the last effect applied, exactly once), the process's CPU per message, the
+group's join time and the peak held. Its check is an invariant, not pure's output (a drain's
+interleaving is the threads'): a small drain through the same path must verify -- every
+message applied once, in order per key, poison in the dead-letter topic -- and so must every
+measured one.
 
 Inputs are made here and shared by the harness, asv, the profiler and pytest-benchmark, so
 every tool measures the same batch.
@@ -20,6 +29,7 @@ import random
 from bench.cases.base import Case
 from bench.cases.serial import orders
 from bench.measurement import Timed
+from bench.pool import Drain, Workload
 from bench.targets import Target
 from impls.workerpool.kernel_contract import POISON_TAG, rounds_for
 
@@ -62,9 +72,43 @@ def _kernel(impl, p):
                  output=lambda: process_batch(batch, rounds))
 
 
+#: Drains: (workers, work_us) -- the trivial kernel with two workers, and the CPU-bound one
+#: with one and two (the scaling a GIL-free kernel buys). --quick: two settings, fewer messages.
+DRAIN_SETTINGS = [(2, 0), (1, 20), (2, 20)]
+DRAIN_COUNT, QUICK_DRAIN_COUNT = 100_000, 10_000
+DRAIN_KEYS, DRAIN_PARTITIONS, DRAIN_POISON = 1000, 4, 0.001
+
+
+def _drain_grid(quick: bool) -> list[dict]:
+    if quick:
+        cells = [("kafka", 2, 0), ("redis", 2, 0), ("redis", 2, 20)]
+    else:
+        cells = [(backend, w, u) for backend in ("kafka", "redis") for w, u in DRAIN_SETTINGS]
+    count = QUICK_DRAIN_COUNT if quick else DRAIN_COUNT
+    return [{"backend": b, "workers": w, "work_us": u, "messages": count, "repeats": 1 if quick else 2}
+            for b, w, u in cells]
+
+
+def _drain(impl, p):
+    workload = Workload(p["messages"], DRAIN_KEYS, DRAIN_POISON)
+    return Drain(p["backend"], impl.name, p["workers"], p["work_us"], workload, DRAIN_PARTITIONS, p["repeats"])
+
+
+def _pure_only_without_work(impl, params) -> bool:
+    """pure at 20 us of compiled work spends ~2 ms a message: a 100k drain would take minutes."""
+    return not (impl.name == "pure" and params["work_us"] > 0)
+
+
+def _drain_verified(report, params) -> str | None:
+    return None if report.get("ok") else f"the check drain did not verify: {report}"
+
+
 CASES = [
     Case(FAMILY, "kernel", "time", _grid, _kernel, unit="ns/msg", applies=lambda impl: impl.has("process_batch"),
          doc="process_batch over a batch of orders (~1% poison), per message, at work_us of compiled work each"),
+    Case(FAMILY, "drain", "figures", _drain_grid, _drain, applies=lambda impl: impl.is_tier,
+         applies_at=_pure_only_without_work, reference=None, invariant=_drain_verified,
+         doc="produce, then drain with the pool into Redis, exactly once: msg/s, CPU us/msg, join time"),
 ]
 
 
@@ -83,4 +127,9 @@ def profile_workload(impl, quick: bool = False) -> None:
 TARGETS = [
     Target("kernel", "compiled kernel at work_us=20 >= 50x pure (the GIL-bound tier's ceiling)", impl="best-compiled",
            params={"work_us": 20}, faster_than="pure", min_speedup=50),
+    # Issue 8's figures for one consumer process with the trivial kernel, exactly-once effects in Redis.
+    Target("drain", "Kafka, trivial kernel, exactly-once effects: >= 150k msg/s", metric="throughput",
+           impl="best-compiled", params={"backend": "kafka", "work_us": 0}, at_least=150_000),
+    Target("drain", "Redis Streams, trivial kernel, exactly-once effects: >= 150k msg/s", metric="throughput",
+           impl="best-compiled", params={"backend": "redis", "work_us": 0}, at_least=150_000),
 ]

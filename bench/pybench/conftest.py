@@ -49,8 +49,8 @@ def run_timed(benchmark):
             impl = lineup.get(case.family, name)
         except registry.TierUnavailable as exc:
             pytest.skip(str(exc))
-        if not case.applies(impl):
-            pytest.skip(f"{name} has no {case.name}")
+        if not case.applies(impl) or not case.applies_at(impl, params):
+            pytest.skip(f"{name} has no {case.name} at {params}")
         impl.warmup()
         benchmark.group = f"{case.family} {case.name} " + " ".join(f"{k}={v}" for k, v in params.items())
         try:
