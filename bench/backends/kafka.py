@@ -149,7 +149,12 @@ def create_topic(bootstrap: str, name: str, partitions: int) -> None:
     client = admin(bootstrap)  # kept alive until the answer: a destroyed client fails its futures
     futures = client.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=replication)],
                                    operation_timeout=ADMIN_TIMEOUT_S, request_timeout=ADMIN_TIMEOUT_S)
-    futures[name].result(timeout=ADMIN_TIMEOUT_S)
+    try:
+        futures[name].result(timeout=ADMIN_TIMEOUT_S)
+    finally:
+        # A failed future's exception holds the frame that holds the futures: a cycle that keeps
+        # the client's connections open until the GC runs (and the broker from stopping on SIGTERM).
+        futures.clear()
 
 
 def delete_topics(bootstrap: str, names: list[str]) -> None:
@@ -159,5 +164,8 @@ def delete_topics(bootstrap: str, names: list[str]) -> None:
         return
     client = admin(bootstrap)
     futures = client.delete_topics(names, operation_timeout=ADMIN_TIMEOUT_S, request_timeout=ADMIN_TIMEOUT_S)
-    for future in futures.values():
-        future.result(timeout=ADMIN_TIMEOUT_S)
+    try:
+        for future in futures.values():
+            future.result(timeout=ADMIN_TIMEOUT_S)
+    finally:
+        futures.clear()  # see create_topic

@@ -1,6 +1,8 @@
 """A worker pool draining a real log (Kafka, Redis Streams) with backpressure, per-key order and
-exactly-once effects in Redis (issue 8). Built in rooms of one idea each: `offsets` (what may be
-committed), `flow` (backpressure), `lanes` (per-key order).
+exactly-once effects in Redis. Built in rooms of one idea each: `pool` (the fetcher, workers and
+committer), `offsets` (what may be committed), `flow` (backpressure), `lanes` (per-key order),
+`sink` (effects exactly once, fenced), `log` (the logs' interface) with `log_kafka` and
+`log_redis` (+ `log_redis_topic`, `log_redis_leases`), the family's backends.
 
 The per-message work is a kernel in the tiers pure, cython and numba: `process_batch(payloads,
 rounds)` decodes a batch of protobuf Orders and computes each one's effect (user, position

@@ -13,5 +13,5 @@ TIERS = {"pure": "pure", "cython": "_cy", "numba": "nb"}
 #: Cython starts in 0.14 s where Numba takes 0.6 s to load its cached kernels), then Numba, then pure.
 PREFERENCE = ("cython", "numba", "pure")
 
-#: Backend name -> module: the logs the pool drains are added here by the pool's issue.
-BACKENDS: dict[str, str] = {}
+#: Backend name -> module: the logs the pool drains (impls.workerpool.log is their interface).
+BACKENDS = {"kafka": "log_kafka", "redis": "log_redis"}
