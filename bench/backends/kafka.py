@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.backends.process import STARTUP_TIMEOUT_S, ServerProcess, SharedServer
+from bench.backends.process import STARTUP_TIMEOUT_S, ServerProcess, SharedServer, accepts_connections
 
 #: Every topic the lab creates starts with this, on its own broker or on KAFKA_BOOTSTRAP's.
 LAB_TOPIC_PREFIX = "lab."
@@ -95,7 +95,8 @@ class KafkaBroker(ServerProcess):
                 "--storage-engine", "memory://tansu/", "--cluster-id", "lab"]
 
     def answers(self, port: int) -> bool:
-        return _answers_metadata(f"127.0.0.1:{port}")
+        # A plain connect first: librdkafka logs every refused connection as an error.
+        return accepts_connections(port) and _answers_metadata(f"127.0.0.1:{port}")
 
     def port_taken(self, log_text: str) -> bool:
         return "AddrInUse" in log_text or "Address in use" in log_text

@@ -73,7 +73,8 @@ def _kernel(impl, p):
 
 
 #: Drains: (workers, work_us) -- the trivial kernel with two workers, and the CPU-bound one
-#: with one and two (the scaling a GIL-free kernel buys). --quick: two settings, fewer messages.
+#: with one and two (the scaling a GIL-free kernel buys). --quick: Redis Streams only (a Kafka
+#: group's first join waits out the broker's ~3 s rebalance delay, twice a cell), fewer messages.
 DRAIN_SETTINGS = [(2, 0), (1, 20), (2, 20)]
 DRAIN_COUNT, QUICK_DRAIN_COUNT = 100_000, 10_000
 DRAIN_KEYS, DRAIN_PARTITIONS, DRAIN_POISON = 1000, 4, 0.001
@@ -81,7 +82,7 @@ DRAIN_KEYS, DRAIN_PARTITIONS, DRAIN_POISON = 1000, 4, 0.001
 
 def _drain_grid(quick: bool) -> list[dict]:
     if quick:
-        cells = [("kafka", 2, 0), ("redis", 2, 0), ("redis", 2, 20)]
+        cells = [("redis", 2, 0), ("redis", 2, 20)]
     else:
         cells = [(backend, w, u) for backend in ("kafka", "redis") for w, u in DRAIN_SETTINGS]
     count = QUICK_DRAIN_COUNT if quick else DRAIN_COUNT
