@@ -69,4 +69,4 @@ clean: ## remove .venv, build products and generated reports
 	rm -rf $(VENV) build *.egg-info .asv .hypothesis .pytest_cache .benchmarks
 	find impls -name '*.so' -delete; rm -f native/*.c
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
-	find reports -mindepth 1 -maxdepth 1 ! -name README.md ! -name templates -exec rm -rf {} +
+	find reports -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
