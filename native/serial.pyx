@@ -14,8 +14,9 @@ Decoders trust nothing: every read is checked against the end of its message fir
 size is made, and the first problem raises DecodeError through `errors.decode_error`, with
 the same code, offset and message as the pure tier.
 
-The protobuf half is in serial_proto_encode.pxi and serial_proto_decode.pxi, the msgpack half
-in serial_msgpack_pack.pxi and serial_msgpack_unpack.pxi (.pxi: textual includes, so all of it
+The protobuf half is in serial_proto_encode.pxi and serial_proto_decode.pxi (reading the wire:
+serial_proto_wire.pxi; strings: serial_text.pxi), the msgpack half in serial_msgpack_pack.pxi
+and serial_msgpack_unpack.pxi (.pxi: textual includes, so all of it
 is one extension module). Field names, numbers and tags come from `impls.serial.schema`, read
 once at import into C globals.
 """
@@ -63,6 +64,14 @@ cdef extern from "Python.h":
     int PyDict_SetItem(object d, object key, object value) except -1
     int PyList_Append(object l, object item) except -1
     void Py_DECREF(PyObject* o)
+    PyObject* PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)  # new ref, or NULL and MemoryError
+    void* PyUnicode_DATA(PyObject* o)
+    object PyList_New(Py_ssize_t n)
+    void PyList_SET_ITEM(object l, Py_ssize_t i, PyObject* o)  # steals o
+    object PyDict_Copy(object d)
+    void Py_INCREF(PyObject* o)
+    void Py_XDECREF(PyObject* o)
+    int PY_LITTLE_ENDIAN  # a constant: the branch on it folds away
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,6 +286,8 @@ cdef inline const char* _plain_utf8(PyObject* v, Py_ssize_t* size) noexcept:
 
 
 include "serial_proto_encode.pxi"
+include "serial_proto_wire.pxi"
+include "serial_text.pxi"
 include "serial_proto_decode.pxi"
 include "serial_msgpack_pack.pxi"
 include "serial_msgpack_unpack.pxi"
