@@ -179,8 +179,18 @@ class Producer(abc.ABC):
         """Send what is queued and wait until it is stored."""
 
     @abc.abstractmethod
+    def _release(self) -> None:
+        """Release the connection (after the last flush)."""
+
     def close(self) -> None:
-        """Flush, then release the connection. Idempotent."""
+        """Flush, then release the connection (even if the flush failed). Idempotent."""
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
+        try:
+            self.flush()
+        finally:
+            self._release()
 
     def __enter__(self) -> Producer:
         return self

@@ -362,14 +362,8 @@ class KafkaProducer(Producer):
             self._failures.clear()
             raise LogError(f"{len(failures)} messages to {self.topic!r} failed, first: {failures[0]}")
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self.flush()
-        finally:
-            _shut(self._producer, self._timeout)
+    def _release(self) -> None:
+        _shut(self._producer, self._timeout)
 
 
 def _shut(producer: _RdProducer, timeout: float) -> int:

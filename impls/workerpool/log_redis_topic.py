@@ -133,14 +133,8 @@ class RedisProducer(Producer):
         with _Failures(f"producing to {self.topic!r}"):
             self._pipe.execute()  # also empties the pipeline when it fails
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self.flush()
-        finally:
-            self._client.close()
+    def _release(self) -> None:
+        self._client.close()
 
 
 def open_producer(url: str, topic: str, partitions: int, **tuning) -> RedisProducer:

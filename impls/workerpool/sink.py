@@ -27,7 +27,6 @@ impls.workerpool.log.Message), compared in Lua as strings.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -108,26 +107,6 @@ class Applied:
     fenced: frozenset[int]
 
 
-class _Script:
-    """EVALSHA, loading the script again on NOSCRIPT (a restarted or flushed server)."""
-
-    def __init__(self, body: str):
-        self.body = body
-        self.sha = hashlib.sha1(body.encode()).hexdigest()
-
-    def __call__(self, client, keys: Sequence, args: Sequence):
-        import redis
-
-        try:
-            return client.evalsha(self.sha, len(keys), *keys, *args)
-        except redis.exceptions.NoScriptError:
-            return client.eval(self.body, len(keys), *keys, *args)
-
-
-_APPLY_SCRIPT = _Script(_APPLY)
-_COMMITTED_SCRIPT = _Script(_COMMITTED)
-
-
 class RedisSink:
     """Effects of one pool (`name`) in Redis, exactly once (see the module doc).
 
@@ -141,6 +120,10 @@ class RedisSink:
             raise ValueError(f"a sink needs a name and a prefix, got {name!r}, {prefix!r}")
         self.client = client
         self.base = f"{prefix}{name}:"
+        # redis-py's Script: EVALSHA, and the script loaded again on NOSCRIPT (a restarted or
+        # flushed server); the SHA is computed here, nothing is sent before the first call.
+        self._apply_script = client.register_script(_APPLY)
+        self._committed_script = client.register_script(_COMMITTED)
 
     def key(self, suffix: str) -> str:
         return self.base + suffix
@@ -165,14 +148,14 @@ class RedisSink:
         args: list = [len(partitions)] + [epochs[p] for p in partitions]
         for e in effects:
             args += [index[e.partition], e.sort_key, e.user, e.delta, e.key, 1 if e.dead else 0]
-        applied, redelivered, dead, fenced = _APPLY_SCRIPT(self.client, keys, args)
+        applied, redelivered, dead, fenced = self._apply_script(keys, args)
         return Applied(int(applied), int(redelivered), int(dead), frozenset(partitions[i - 1] for i in fenced))
 
     def committed(self, partition: int, sort_key: str) -> int:
         """The log committed `partition` up to `sort_key`: drop the dedupe entries at or below
         it (they can never come again). Returns how many were dropped."""
         _, done, mark = self._partition_keys(partition)
-        return int(_COMMITTED_SCRIPT(self.client, [done, mark], [sort_key]))
+        return int(self._committed_script([done, mark], [sort_key]))
 
     def stats(self) -> dict[str, int]:
         raw = self.client.hgetall(self.key("stats"))

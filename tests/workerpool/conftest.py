@@ -4,6 +4,7 @@ tests draw (valid orders from the serial family's strategy, poison ones, broken 
 import pytest
 from hypothesis import strategies as st
 
+from bench.backends import kafka
 from impls import registry
 from impls.serial.pure import encode_order
 from impls.workerpool.kernel_contract import POISON_TAG
@@ -12,6 +13,22 @@ from tests.serial.conftest import orders
 
 tier = tier_fixture("workerpool")
 pure = pure_fixture("workerpool")
+
+
+@pytest.fixture(scope="module")
+def kafka_bootstrap():
+    """The lab's embedded broker (or KAFKA_BOOTSTRAP's), for one test module."""
+    with kafka.kafka_target() as target:
+        yield target.bootstrap
+
+
+@pytest.fixture
+def opened():
+    """Every log and producer a test opens (tests.workerpool.log_harness.Opened), closed at its end."""
+    from tests.workerpool.log_harness import Opened
+
+    with Opened() as stack:
+        yield stack
 
 
 @pytest.fixture(params=[param for param in tier_params("workerpool") if param.id != registry.SPEC_TIER])

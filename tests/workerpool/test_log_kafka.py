@@ -14,22 +14,15 @@ from bench.backends import kafka
 from impls.workerpool import log_kafka
 from impls.workerpool.log import (Message, TopicNotFound, create_topic, open_log, open_producer,
                                   partition_for)
-from tests.workerpool.log_harness import (ChangeRecord, Fetched, Opened, assert_in_log_order, last_offsets,
+from tests.workerpool.log_harness import (ChangeRecord, Fetched, assert_in_log_order, last_offsets,
                                           produce_keyed)
 
 JOIN_S = 20  # the longest a join or rebalance may take here (measured: 3-4.5 s)
 
 
 @pytest.fixture(scope="module")
-def bootstrap():
-    with kafka.kafka_target() as target:
-        yield target.bootstrap
-
-
-@pytest.fixture
-def opened():
-    with Opened() as stack:
-        yield stack
+def bootstrap(kafka_bootstrap):
+    return kafka_bootstrap
 
 
 @pytest.fixture

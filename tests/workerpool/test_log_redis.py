@@ -11,7 +11,7 @@ from impls.ratelimit.redis import connect
 from impls.workerpool import log_redis
 from impls.workerpool.log import (TopicNotFound, create_topic, delete_topic, open_log, open_producer,
                                   partition_for)
-from tests.workerpool.log_harness import (ChangeRecord, Fetched, Opened, assert_in_log_order, last_offsets,
+from tests.workerpool.log_harness import (ChangeRecord, Fetched, assert_in_log_order, last_offsets,
                                           produce_keyed)
 
 # Short leases so that ownership moves within about a second (the default is 4 s).
@@ -28,12 +28,6 @@ def client(url):
     c = connect(url, 2.0)
     yield c
     c.close()
-
-
-@pytest.fixture
-def opened():
-    with Opened() as stack:
-        yield stack
 
 
 @pytest.fixture

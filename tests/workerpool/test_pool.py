@@ -16,18 +16,12 @@ from impls.workerpool.pool import PoolConfig
 IMPL = "cython"
 
 
-@pytest.fixture(scope="module")
-def kafka_url():
-    with kafka_backend.kafka_target() as target:
-        yield target.bootstrap
-
-
 @pytest.fixture(params=["kafka", "redis"])
 def log_setup(request, redis_target):
     """(backend, log url, sink url, a fresh topic, a fresh group)."""
     suffix = uuid.uuid4().hex[:8]
     if request.param == "kafka":
-        url = request.getfixturevalue("kafka_url")
+        url = request.getfixturevalue("kafka_bootstrap")
         topic = f"{kafka_backend.LAB_TOPIC_PREFIX}pool.{suffix}"
     else:
         url = redis_target.url

@@ -19,17 +19,11 @@ from impls.ratelimit.redis import connect
 from impls.workerpool.sink import RedisSink
 
 
-@pytest.fixture(scope="module")
-def kafka_url():
-    with kafka_backend.kafka_target() as target:
-        yield target.bootstrap
-
-
 @pytest.fixture(params=["kafka", "redis"])
 def setup(request, redis_target):
     suffix = uuid.uuid4().hex[:8]
     if request.param == "kafka":
-        url, topic = request.getfixturevalue("kafka_url"), f"{kafka_backend.LAB_TOPIC_PREFIX}faults.{suffix}"
+        url, topic = request.getfixturevalue("kafka_bootstrap"), f"{kafka_backend.LAB_TOPIC_PREFIX}faults.{suffix}"
     else:
         url, topic = redis_target.url, f"lab:faults:{suffix}"
     yield {"backend": request.param, "url": url, "redis_url": redis_target.url, "topic": topic,
