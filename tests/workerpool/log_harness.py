@@ -108,3 +108,20 @@ class Opened(contextlib.ExitStack):
     def keep(self, thing):
         self.callback(thing.close)
         return thing
+
+
+def assert_lag_follows_commits(log: Log, sent: list[tuple[bytes, bytes]], own_within: float, settle: float) -> None:
+    """`log` owns both partitions of a 2-partition topic holding `sent`: lag counts every message
+    while paused (none delivered) and after delivery (none committed), and falls by each
+    partition's share as each is committed."""
+    log.pause({0, 1})  # by number: also partitions not owned yet
+    Fetched([log]).until(lambda f: log.assignment() == {0, 1}, own_within, "a owns both").during(settle)
+    assert log.lag() == len(sent)  # nothing delivered
+    log.resume({0, 1})
+    fetched = Fetched([log]).until(lambda f: len(f[log]) == len(sent), 10, "all fetched")
+    assert log.lag() == len(sent)  # delivered, not committed
+    last = last_offsets(fetched[log])
+    log.commit({0: last[0]})
+    assert log.lag() == sum(1 for key, _ in sent if partition_for(key, 2) == 1)
+    log.commit({1: last[1]})
+    assert log.lag() == 0

@@ -12,10 +12,9 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from bench.backends import kafka
 from impls.workerpool import log_kafka
-from impls.workerpool.log import (Message, TopicNotFound, create_topic, open_log, open_producer,
-                                  partition_for)
-from tests.workerpool.log_harness import (ChangeRecord, Fetched, assert_in_log_order, last_offsets,
-                                          produce_keyed)
+from impls.workerpool.log import Message, TopicNotFound, create_topic, open_log, open_producer
+from tests.workerpool.log_harness import (ChangeRecord, Fetched, assert_in_log_order, assert_lag_follows_commits,
+                                          last_offsets, produce_keyed)
 
 JOIN_S = 20  # the longest a join or rebalance may take here (measured: 3-4.5 s)
 
@@ -139,17 +138,7 @@ def test_lag_counts_what_the_group_has_not_committed_in_the_owned_partitions(ope
     producer = opened.keep(open_producer("kafka", bootstrap, topic, 2))
     sent = [pair for i in range(100) for pair in produce_keyed(producer, 1, keys=20, start=i)]
     log = _log(opened, bootstrap, topic, group, "a")
-    log.pause({0, 1})  # by number: also partitions not assigned yet
-    Fetched([log]).until(lambda f: log.assignment() == {0, 1}, JOIN_S, "a owns both").during(0.3)
-    assert log.lag() == 100  # nothing delivered
-    log.resume({0, 1})
-    fetched = Fetched([log]).until(lambda f: len(f[log]) == 100, 10, "100 fetched")
-    assert log.lag() == 100  # delivered, not committed
-    last = last_offsets(fetched[log])
-    log.commit({0: last[0]})
-    assert log.lag() == sum(1 for key, _ in sent if partition_for(key, 2) == 1)
-    log.commit({1: last[1]})
-    assert log.lag() == 0
+    assert_lag_follows_commits(log, sent, JOIN_S, 0.3)
 
 
 def test_a_dead_letter_lands_in_the_dlq_with_its_reason(opened, bootstrap, topics):

@@ -11,8 +11,8 @@ from impls.ratelimit.redis import connect
 from impls.workerpool import log_redis
 from impls.workerpool.log import (TopicNotFound, create_topic, delete_topic, open_log, open_producer,
                                   partition_for)
-from tests.workerpool.log_harness import (ChangeRecord, Fetched, assert_in_log_order, last_offsets,
-                                          produce_keyed)
+from tests.workerpool.log_harness import (ChangeRecord, Fetched, assert_in_log_order, assert_lag_follows_commits,
+                                          last_offsets, produce_keyed)
 
 # Short leases so that ownership moves within about a second (the default is 4 s).
 FAST = {"lease_time": 1.0, "renew_interval": 0.1}
@@ -192,17 +192,7 @@ def test_lag_counts_what_the_group_has_not_committed_in_the_owned_partitions(ope
     topic = topics(2)
     sent = _produce(opened, url, topic, 2, 100, keys=20)
     log = _log(opened, url, topic, "g", "a")
-    log.pause({0, 1})  # by number: also partitions not owned yet
-    Fetched([log]).until(lambda f: log.assignment() == {0, 1}, 5, "a owns both").during(0.2)
-    assert log.lag() == 100  # nothing delivered
-    log.resume({0, 1})
-    fetched = Fetched([log]).until(lambda f: len(f[log]) == 100, 5, "100 fetched")
-    assert log.lag() == 100  # delivered, not committed
-    last = last_offsets(fetched[log])
-    log.commit({0: last[0]})
-    assert log.lag() == sum(1 for key, _ in sent if partition_for(key, 2) == 1)
-    log.commit({1: last[1]})
-    assert log.lag() == 0
+    assert_lag_follows_commits(log, sent, 5, 0.2)
 
 
 def test_commits_trim_only_what_every_group_has_acknowledged(opened, url, topics, client):
