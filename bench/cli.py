@@ -115,9 +115,9 @@ def _log_url(args) -> str:
     several processes, start one with `python -m bench kafka` or `python -m bench redis`)."""
     if args.url is not None:
         return args.url
-    from bench.backends import kafka, redis
+    from bench.pool import shared_log_url
 
-    url = kafka.shared_bootstrap() if args.backend == "kafka" else redis.shared_url()
+    url = shared_log_url(args.backend)
     print(f"no --url: started a {args.backend} server for this process only, at {url}", file=sys.stderr)
     return url
 
@@ -162,7 +162,7 @@ def cmd_pool_consume(args, parser) -> int:
                         max_deliveries=args.max_deliveries, drain_timeout_s=args.drain_timeout,
                         marks=Watermarks(max_messages=args.max_buffered_messages, max_bytes=args.max_buffered_bytes))
     stop = threading.Event()
-    pool._stop_on_sigterm(stop)
+    pool.stop_on_sigterm(stop)
     impl = args.impl or registry.preferred("workerpool")
     stats = pool.consume(args.backend, url, redis_url, args.topic, args.group, impl, config, args.name, stop)
     print(json.dumps(stats.__dict__), flush=True)

@@ -41,11 +41,6 @@ class Impl:
     def is_peer(self) -> bool:
         return self.role == PEER
 
-    @property
-    def is_spec(self) -> bool:
-        """The specification tier, whose outputs are the reference."""
-        return self.is_tier and self.name == registry.SPEC_TIER
-
     def has(self, name: str) -> bool:
         """Whether the implementation offers `name` of the family contract."""
         return hasattr(self.module, name)

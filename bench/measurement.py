@@ -70,9 +70,6 @@ def percentiles(samples: Sequence[float], points: Sequence[int] = (50, 90, 99)) 
 class Measurement:
     """Base of every measurement: an ExitStack for teardown, `setup` on entry."""
 
-    #: "time", "figures" or "memory": how the harness plans and runs it
-    kind = "figures"
-
     def __enter__(self):
         self._stack = ExitStack()
         self._stack.__enter__()
@@ -131,8 +128,6 @@ class Timed(Measurement):
     #: ns per call or per item: the case's unit (bench.harness.measuring sets it)
     unit: str | None = None
 
-    kind = "time"
-
     def call_once(self, arg) -> Any:
         return self.fn(*arg) if self.spread else self.fn(arg)
 
@@ -176,5 +171,3 @@ class MemoryProbe(Measurement):
     it returns is kept alive until tracking stops."""
 
     build: Callable[[], Any]
-
-    kind = "memory"

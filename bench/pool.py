@@ -135,7 +135,7 @@ def consume(backend: str, url: str, redis_url: str, topic: str, group: str, impl
         client.close()
 
 
-def _stop_on_sigterm(stop: threading.Event) -> None:
+def stop_on_sigterm(stop: threading.Event) -> None:
     """SIGTERM (and Ctrl-C) set `stop`: the pool finishes and commits what is in flight."""
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda number, frame: stop.set())
@@ -210,7 +210,8 @@ def print_verdict(report: dict) -> int:
 
 # --- the drain as a measurement (bench/cases/workerpool.py) -----------------------------------------
 
-def _log_url(backend: str) -> str:
+def shared_log_url(backend: str) -> str:
+    """The run's (or this process's) own log server: the embedded broker or Redis."""
     from bench.backends import kafka, redis
 
     return kafka.shared_bootstrap() if backend == "kafka" else redis.shared_url()
@@ -249,7 +250,7 @@ class Drain(Measurement):
     def _drain_once(self, workload: Workload, label: str) -> dict:
         from bench.backends import redis
 
-        url, redis_url = _log_url(self.backend), redis.shared_url()
+        url, redis_url = shared_log_url(self.backend), redis.shared_url()
         topic = _fresh_topic(self.backend, label)
         group = topic.rsplit(".", 1)[-1].rsplit(":", 1)[-1]  # fresh too: a group's history is its own
         self._made.append((topic, group))
@@ -286,7 +287,7 @@ class Drain(Measurement):
         try:
             for topic, group in self._made:
                 try:
-                    log.delete_topic(self.backend, _log_url(self.backend), topic)
+                    log.delete_topic(self.backend, shared_log_url(self.backend), topic)
                 except Exception:  # noqa: BLE001 - best effort: every name is fresh and the lab's
                     pass
                 keys = list(client.scan_iter(match=f"lab:wp:{sink_name(topic, group)}:*"))

@@ -1,6 +1,3 @@
-import pytest
-
-from impls import registry
 from tests.conftest import pure_fixture, tier_fixture
 
 

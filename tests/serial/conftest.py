@@ -4,7 +4,6 @@ comparisons the tests share (NaN-aware equality, an order's decoded form)."""
 import math
 import struct
 
-import pytest
 from hypothesis import strategies as st
 
 from impls import registry

@@ -90,6 +90,13 @@ class ChangeRecord:
     def __init__(self) -> None:
         self.calls: list[tuple[set[int], set[int]]] = []
 
+    @classmethod
+    def on(cls, log: Log) -> ChangeRecord:
+        """A record of `log`'s ownership changes, from now on."""
+        record = cls()
+        log.on_change(record)
+        return record
+
     def __call__(self, assigned: set[int], revoked: set[int]) -> None:
         self.calls.append((assigned, revoked))
 

@@ -90,9 +90,7 @@ def test_an_uncommitted_message_is_redelivered_to_the_next_consumer(opened, boot
 def test_two_consumers_split_the_partitions_and_a_closing_ones_go_to_the_other(opened, bootstrap, topics):
     topic, group = topics(4), _group()
     a, b = _log(opened, bootstrap, topic, group, "a"), _log(opened, bootstrap, topic, group, "b")
-    changes_a, changes_b = ChangeRecord(), ChangeRecord()
-    a.on_change(changes_a)
-    b.on_change(changes_b)
+    changes_a, changes_b = ChangeRecord.on(a), ChangeRecord.on(b)
     both = Fetched([a, b]).until(lambda f: len(a.assignment()) == 2 and len(b.assignment()) == 2, 2 * JOIN_S,
                                  "2 + 2")
     assert a.assignment() | b.assignment() == {0, 1, 2, 3}
@@ -117,8 +115,7 @@ def test_pause_stops_delivery_while_fetch_keeps_the_membership(opened, bootstrap
     topic, group = topics(2), _group()
     # Paused longer than the session timeout (6 s) and max.poll.interval.ms (7 s here).
     log = _log(opened, bootstrap, topic, group, "a", config={"max.poll.interval.ms": 7000})
-    changes = ChangeRecord()
-    log.on_change(changes)
+    changes = ChangeRecord.on(log)
     fetched = Fetched([log]).until(lambda f: log.assignment() == {0, 1}, JOIN_S, "a owns both")
     changes.calls.clear()
     log.pause({0, 1})

@@ -97,9 +97,7 @@ def test_an_uncommitted_message_is_redelivered_with_deliveries_2(opened, url, to
 def test_two_consumers_split_the_partitions_and_a_closing_ones_go_to_the_other(opened, url, topics):
     topic = topics(4)
     a, b = _log(opened, url, topic, "g", "a"), _log(opened, url, topic, "g", "b")
-    changes_a, changes_b = ChangeRecord(), ChangeRecord()
-    a.on_change(changes_a)
-    b.on_change(changes_b)
+    changes_a, changes_b = ChangeRecord.on(a), ChangeRecord.on(b)
     both = Fetched([a, b]).until(lambda f: len(a.assignment()) == 2 and len(b.assignment()) == 2, 10, "2 + 2")
     assert a.assignment() | b.assignment() == {0, 1, 2, 3}
     changes_a.calls.clear()  # (a, first to fetch, took all four, then gave two to b)
@@ -121,8 +119,7 @@ def test_two_consumers_split_the_partitions_and_a_closing_ones_go_to_the_other(o
 def test_a_consumer_that_stops_renewing_loses_its_partitions_to_the_other(opened, url, topics):
     topic = topics(2)
     a, b = _log(opened, url, topic, "g", "a"), _log(opened, url, topic, "g", "b")
-    changes_a = ChangeRecord()
-    a.on_change(changes_a)
+    changes_a = ChangeRecord.on(a)
     Fetched([a, b]).until(lambda f: len(a.assignment()) == 1 and len(b.assignment()) == 1, 10, "1 + 1")
     changes_a.calls.clear()
     _produce(opened, url, topic, 2, 50, keys=10)
@@ -141,8 +138,7 @@ def test_a_consumer_that_stops_renewing_loses_its_partitions_to_the_other(opened
 def test_entries_stranded_in_another_consumers_pending_list_are_taken_back(opened, url, topics, client):
     topic = topics(1)
     log = _log(opened, url, topic, "g", "a")
-    changes = ChangeRecord()
-    log.on_change(changes)
+    changes = ChangeRecord.on(log)
     _produce(opened, url, topic, 1, 5, keys=2)
     Fetched([log]).until(lambda f: len(f[log]) == 5, 5, "5 fetched, not committed")
     changes.calls.clear()
@@ -158,9 +154,7 @@ def test_entries_stranded_in_another_consumers_pending_list_are_taken_back(opene
 def test_pause_stops_delivery_while_fetch_keeps_the_leases(opened, url, topics):
     topic = topics(2)
     a, b = _log(opened, url, topic, "g", "a"), _log(opened, url, topic, "g", "b")
-    changes_a, changes_b = ChangeRecord(), ChangeRecord()
-    a.on_change(changes_a)
-    b.on_change(changes_b)
+    changes_a, changes_b = ChangeRecord.on(a), ChangeRecord.on(b)
     both = Fetched([a, b]).until(lambda f: len(a.assignment()) == 1 and len(b.assignment()) == 1, 10, "1 + 1")
     mine = a.assignment()
     changes_a.calls.clear()
