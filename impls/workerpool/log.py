@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from impls import registry
 from impls.hashring import jump, key_hash
@@ -69,9 +69,9 @@ class CommitFailed(LogError):
     drop them if their partitions were revoked meanwhile)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One message of a partition, as fetched.
+class Message(NamedTuple):
+    """One message of a partition, as fetched (a NamedTuple: a log makes one per message, and a
+    tuple is made several times faster than a frozen dataclass).
 
     `offset` is what `commit` takes (Kafka: an int; Redis: the stream entry id). `sort_key`
     orders the messages of one partition as the log does, as a plain string (Kafka: the offset

@@ -121,7 +121,7 @@ class RedisLog(Log):
         self._owned: set[int] = set()
         self._paused: set[int] = set()
         self._recovering: dict[int, bytes] = {}  # partition -> last own pending id re-read (b"0" at first)
-        self._fetched: dict[int, deque] = {}  # partition -> ((ms, seq), id) fetched, not yet acknowledged
+        self._fetched: dict[int, deque] = {}  # partition -> (sort key, id) fetched, not yet acknowledged
         self._trimmed_at: dict[int, float] = {}
         self._renew_at = 0.0
         self._turn = 0
@@ -280,9 +280,10 @@ class RedisLog(Log):
                 if fetched is None:
                     continue  # not owned any more (cannot happen within one fetch; kept for safety)
                 for entry_id, fields in entries:
-                    ms, seq = parse_id(entry_id)
-                    fetched.append(((ms, seq), entry_id))
-                    messages.append(Message(partition, entry_id.decode(), sort_key(ms, seq), fields.get(b"key", b""),
+                    offset = entry_id.decode()
+                    position = sort_key(offset)
+                    fetched.append((position, entry_id))
+                    messages.append(Message(partition, offset, position, fields.get(b"key", b""),
                                             fields.get(b"value", b""),
                                             1 if deliveries is None else deliveries.get(entry_id, 1)))
         return messages
@@ -293,7 +294,7 @@ class RedisLog(Log):
         with self._lock:
             for partition, offset in offsets.items():
                 fetched = self._fetched.get(partition)
-                upto = parse_id(offset)
+                upto = sort_key(offset)
                 taken = []
                 while fetched and fetched[0][0] <= upto:
                     taken.append(fetched.popleft())

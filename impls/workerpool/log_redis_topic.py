@@ -34,8 +34,11 @@ def parse_id(entry_id: bytes | str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-def sort_key(ms: int, seq: int) -> str:
-    return f"{ms:020d}-{seq:020d}"
+def sort_key(entry_id: str) -> str:
+    """A stream id "ms-seq" as "<ms>-<seq>", each zero-padded to 20 digits: a string that sorts
+    as the stream does (string padding, not int formatting: it runs once per message fetched)."""
+    ms, _, seq = entry_id.partition("-")
+    return f"{ms:0>20}-{seq or '0':0>20}"
 
 
 def topic_partitions(client: redis.Redis, topic: str) -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from typing import Any
 
 
@@ -37,28 +37,43 @@ class OffsetTracker:
         """A message was fetched: it is in flight until `complete`. Offsets of one partition
         must be tracked in log order (a repeat of an offset still in flight is ignored: a
         redelivery while the first delivery is being worked on)."""
+        self.track_all(((partition, offset),))
+
+    def track_all(self, fetched: Iterable[tuple[Hashable, Any]]) -> None:
+        """`track` for each (partition, offset) of a fetched batch, in order, under one lock."""
         with self._lock:
-            fetched = self._fetched.setdefault(partition, deque())
-            if fetched and fetched[-1] == offset:
-                return
-            fetched.append(offset)
-            self._completed.setdefault(partition, set())
+            for partition, offset in fetched:
+                queue = self._fetched.get(partition)
+                if queue is None:
+                    queue = self._fetched[partition] = deque()
+                    self._completed[partition] = set()
+                elif queue and queue[-1] == offset:
+                    continue
+                queue.append(offset)
 
     def complete(self, partition: Hashable, offset: Any) -> None:
         """A message's work is done (applied, or dead-lettered): it may be committed once every
         message fetched before it in its partition is done too."""
+        self.complete_all(((partition, offset),))
+
+    def complete_all(self, done: Iterable[tuple[Hashable, Any]]) -> None:
+        """`complete` for each (partition, offset) of a finished batch, under one lock."""
+        touched = set()
         with self._lock:
-            fetched = self._fetched.get(partition)
-            if fetched is None:
-                return  # the partition was revoked meanwhile: its new owner redoes (and dedupes) it
-            completed = self._completed[partition]
-            completed.add(offset)
-            last = None
-            while fetched and fetched[0] in completed:
-                last = fetched.popleft()
-                completed.discard(last)
-            if last is not None:
-                self._ready[partition] = last
+            for partition, offset in done:
+                completed = self._completed.get(partition)
+                if completed is None:
+                    continue  # the partition was revoked meanwhile: its new owner redoes (and dedupes) it
+                completed.add(offset)
+                touched.add(partition)
+            for partition in touched:
+                fetched, completed = self._fetched[partition], self._completed[partition]
+                last = None
+                while fetched and fetched[0] in completed:
+                    last = fetched.popleft()
+                    completed.discard(last)
+                if last is not None:
+                    self._ready[partition] = last
 
     def take_committable(self) -> dict[Hashable, Any]:
         """partition -> the last offset of its completed prefix, for the partitions that advanced

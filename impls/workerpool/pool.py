@@ -155,8 +155,7 @@ class WorkerPool:
 
     def _admit(self, messages: list) -> None:
         self.stats.fetched += len(messages)
-        for m in messages:
-            self._tracker.track(m.partition, (m.offset, m.sort_key))
+        self._tracker.track_all((m.partition, (m.offset, m.sort_key)) for m in messages)
         if self._flow.add(len(messages), sum(len(m.value) for m in messages)) and not self._paused:
             self.log.pause(self.log.assignment())
             self._paused = True
@@ -169,12 +168,14 @@ class WorkerPool:
         if self._paused and not self._flow.paused:
             self.log.resume(self.log.assignment())
             self._paused = False
+        handed = []
         while True:
             try:
-                message, reason = self._to_dead_letter.get_nowait()
+                handed.append(self._to_dead_letter.get_nowait())
             except queue.Empty:
                 break
-            self._dead_letter(message, reason)
+        if handed:
+            self._dead_letter(handed)
         while True:
             try:
                 partition = self._fenced.get_nowait()
@@ -182,15 +183,19 @@ class WorkerPool:
                 break
             self._forget(partition)
 
-    def _dead_letter(self, message, reason: str) -> None:
-        self.log.dead_letter(message, reason)
-        effect = Effect(message.partition, message.sort_key, 0, 0, message.key.decode("utf-8", "replace"), dead=True)
-        result = self._apply_with_retry([effect])
-        if result is not None and message.partition not in result.fenced:
+    def _dead_letter(self, handed: list[tuple]) -> None:
+        """Write (message, reason) pairs to the dead-letter topic, then record them in the sink in
+        one batch (no effect; a redelivery of them is deduped) and let them be committed."""
+        for message, reason in handed:
+            self.log.dead_letter(message, reason)
+        messages = [message for message, _ in handed]
+        result = self._apply_with_retry([Effect(m.partition, m.sort_key, 0, 0, m.key, dead=True) for m in messages])
+        if result is not None:
             with self._stats_lock:
                 self.stats.dead_lettered += result.dead_lettered
-            self._tracker.complete(message.partition, (message.offset, message.sort_key))
-        self._flow.remove(1, len(message.value))
+            self._tracker.complete_all((m.partition, (m.offset, m.sort_key))
+                                       for m in messages if m.partition not in result.fenced)
+        self._flow.remove(len(messages), sum(len(m.value) for m in messages))
 
     def _commit(self) -> None:
         ready = self._tracker.take_committable()
@@ -271,7 +276,7 @@ class WorkerPool:
                 failed_runs.append(([m], status[i]))
                 continue
             good.append(m)
-            good_effects.append(Effect(m.partition, m.sort_key, users[i], deltas[i], m.key.decode("utf-8", "replace")))
+            good_effects.append(Effect(m.partition, m.sort_key, users[i], deltas[i], m.key))
         epochs = {m.partition: self._epochs.get(m.partition, -1) for m in good}
         result = self._apply_with_retry(good_effects, epochs) if good_effects else None
         if result is not None:
@@ -281,10 +286,10 @@ class WorkerPool:
                 self.stats.fenced += sum(1 for m in good if m.partition in result.fenced)
             for partition in result.fenced:
                 self._fenced.put(partition)
-            for m in good:
-                if m.partition not in result.fenced:
-                    self._tracker.complete(m.partition, (m.offset, m.sort_key))
-                if self._attempts:  # a message that failed before and went through now
+            self._tracker.complete_all((m.partition, (m.offset, m.sort_key))
+                                       for m in good if m.partition not in result.fenced)
+            if self._attempts:  # messages that failed before and went through now
+                for m in good:
                     self._attempts.pop((m.partition, m.offset), None)
             done = good
         elif good:  # the sink stayed away until the pool stopped: not applied, not committed

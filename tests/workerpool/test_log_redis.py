@@ -64,7 +64,7 @@ def test_one_consumer_reads_every_message_in_order_and_its_commits_survive_it(op
     assert sorted((m.key, m.value) for m in got) == sorted(sent) and len(got) == 2000
     assert_in_log_order(got, 4)
     assert {m.deliveries for m in got} == {1}
-    assert all(m.sort_key == "%020d-%020d" % log_redis.parse_id(m.offset) for m in got)
+    assert all(m.sort_key == "%020d-%020d" % log_redis.parse_id(m.offset) for m in got)  # the stream's order as a string
     first.commit(last_offsets(got))
     first.close()
     assert sum(client.xpending(log_redis.stream_key(topic, p), "g")["pending"] for p in range(4)) == 0

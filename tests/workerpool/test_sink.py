@@ -89,3 +89,24 @@ def test_the_script_is_loaded_again_after_a_script_flush(sink, redis_target):
 def test_a_sink_needs_a_name():
     with pytest.raises(ValueError, match="needs a name"):
         RedisSink(None, "")
+
+
+def test_a_message_twice_in_one_batch_applies_once(sink):
+    epochs = {0: sink.claim(0)}
+    result = sink.apply(_effects(0, [1, 2, 2, 3]), epochs)  # delivered again while the first waited
+    assert (result.applied, result.redelivered) == (3, 1)
+    assert sink.positions() == {7: 15} and sink.stats()["order_violations"] == 0
+
+
+def test_a_batch_larger_than_the_scripts_chunks_over_several_partitions(sink):
+    # The script reads and writes in chunks of 1000 members: 2,500 effects cross two chunk edges.
+    epochs = {p: sink.claim(p) for p in range(3)}
+    effects = [Effect(o % 3, f"{o:020d}", o % 1200, 1, f"k{o % 1200}") for o in range(2500)]
+    first = sink.apply(effects, epochs)
+    again = sink.apply(effects[1000:1100] + [Effect(0, f"{9999:020d}", 1, 1, "k1")], epochs)
+    assert (first.applied, first.redelivered) == (2500, 0)
+    assert (again.applied, again.redelivered) == (1, 100)
+    counts = sink.counts()
+    assert len(counts) == 1200 and sum(counts.values()) == 2501 and counts["k1"] == 4
+    assert sum(sink.positions().values()) == 2501 and sink.stats()["order_violations"] == 0
+    assert sum(sink.dedupe_size(p) for p in range(3)) == 2501
