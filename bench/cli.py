@@ -68,12 +68,25 @@ def cmd_mem(args, parser) -> int:
 
 
 def cmd_profile(args, parser) -> int:
+    threads_unavailable = None  # py-spy's reason, once: every later thread profile would fail alike
     for family in _families(parser, args.family):
         impls, _ = harness.select_impls(family, args.impl)
         for impl in impls:
             path = profiling.profile(impl, args.out / "profiles", quick=args.quick)
             if path is not None:
                 print(f"{family} {impl.name}: {path}")
+        for impl in impls:
+            if threads_unavailable is not None:
+                break
+            try:
+                path = profiling.profile_threads(impl, args.out / "profiles", quick=args.quick)
+            except profiling.ThreadProfileUnavailable as exc:
+                threads_unavailable = str(exc)
+                print(f"{family} {impl.name}: no thread profile (py-spy), going on with the pyinstrument ones: {exc}",
+                      file=sys.stderr)
+                continue
+            if path is not None:
+                print(f"{family} {impl.name} (every thread, py-spy): {path}")
     return 0
 
 
@@ -143,7 +156,8 @@ def _workload(args):
 def cmd_pool_produce(args, parser) -> int:
     from bench import pool
 
-    rate = pool.produce(args.backend, _log_url(args), args.topic, _workload(args), args.partitions, args.rate)
+    rate = pool.produce(args.backend, _log_url(args), args.topic, _workload(args), args.partitions, args.rate,
+                        create=not args.append)
     print(f"produced {args.count:,} to {args.topic} ({rate:,.0f} msg/s)", file=sys.stderr)
     return 0
 
@@ -215,9 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="the --quick sizes")
     p.set_defaults(func=cmd_mem)
 
-    p = sub.add_parser("profile", help="pyinstrument HTML profile per implementation -> OUT/profiles/",
+    p = sub.add_parser("profile", help="pyinstrument HTML profile per implementation (and a py-spy SVG of every "
+                                       "thread, where a family works in threads) -> OUT/profiles/",
                        description="Runs each family's profile workload under pyinstrument, one HTML per "
-                                   "implementation under OUT/profiles/.")
+                                   "implementation under OUT/profiles/. A family whose work runs in threads of "
+                                   "its own (workerpool: the pool's drain) also gets, per tier, an SVG "
+                                   "flamegraph of every thread of a child process sampled by py-spy "
+                                   "(OUT/profiles/<family>-<what>-<tier>.svg); where py-spy cannot run, the "
+                                   "command says why and writes the pyinstrument profiles alone.")
     _add_common(p)
     p.add_argument("--quick", action="store_true", help="a tenth of the workload")
     p.set_defaults(func=cmd_profile)
@@ -259,7 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     q = pool_sub.add_parser("produce", help="create the topic and produce N orders over K keys")
     log_args(q, workload=True)
     q.add_argument("--partitions", type=int, default=8)
-    q.add_argument("--rate", type=float, help="msg/s (default: as fast as possible)")
+    q.add_argument("--rate", type=float, help="msg/s, each order stamped with its produce time "
+                                               "(default: as fast as possible)")
+    q.add_argument("--append", action="store_true", help="the topic exists: produce into it")
     q.set_defaults(func=cmd_pool_produce)
 
     q = pool_sub.add_parser("consume", help="one consumer of the pool: drain until idle or SIGTERM")
