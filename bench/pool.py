@@ -32,6 +32,10 @@ def _unit(i: int) -> float:
     return (i * 2654435761 % 2**32) / 2**32
 
 
+#: A paced producer's linger: a message waits at most this long for others to share its batch.
+PACED_LINGER_S = 0.001
+
+
 @dataclass(frozen=True)
 class Workload:
     count: int
@@ -71,21 +75,27 @@ class Workload:
 # --- produce ---------------------------------------------------------------------------------------
 
 def produce(backend: str, url: str, topic: str, workload: Workload, partitions: int, rate: float | None = None,
-            progress=sys.stderr) -> float:
-    """Create the topic and produce the workload (paced at `rate` msg/s if given); returns msg/s."""
+            progress=sys.stderr, create: bool = True) -> float:
+    """Create the topic (unless `create` is false: it exists) and produce the workload; returns
+    msg/s. Paced at `rate` msg/s, it is live traffic: each order's ts_ns is the wall-clock time it
+    is produced (what a produce-to-effect latency is measured from), and a message waits at most
+    PACED_LINGER_S in the producer for others to share its batch."""
     from impls.serial import encode_order
     from impls.workerpool import log
 
-    log.create_topic(backend, url, topic, partitions)
-    producer = log.open_producer(backend, url, topic, partitions)
+    if create:
+        log.create_topic(backend, url, topic, partitions)
+    producer = log.open_producer(backend, url, topic, partitions, **({"linger_s": PACED_LINGER_S} if rate else {}))
     start = time.perf_counter()
     try:
         for i in range(workload.count):
+            order = workload.order(i)
             if rate:
                 ahead = start + i / rate - time.perf_counter()
                 if ahead > 0:
                     time.sleep(ahead)
-            producer.produce(workload.key(i).encode(), encode_order(workload.order(i)))
+                order["ts_ns"] = time.time_ns()
+            producer.produce(workload.key(i).encode(), encode_order(order))
             if progress is not None and i and i % 100_000 == 0:
                 progress.write(f"produced {i:,} ({i / (time.perf_counter() - start):,.0f} msg/s)\n")
         producer.flush()
@@ -103,9 +113,11 @@ def sink_name(topic: str, group: str) -> str:
 
 def consume(backend: str, url: str, redis_url: str, topic: str, group: str, impl: str, config,
             consumer_name: str | None = None, stop: threading.Event | None = None, progress=sys.stderr,
-            watch=None):
+            watch=None, applied=None, sink_wrapper=None):
     """One consumer process of the pool: drains until idle_exit or SIGTERM; returns PoolStats.
-    `watch(stats, in_flight)`, if given, is called on every fetcher loop."""
+    `watch(stats, in_flight)`, if given, is called on every fetcher loop; `applied(messages)`
+    after each batch the sink applied (impls.workerpool.pool.WorkerPool); `sink_wrapper(sink)`
+    may put a measuring device around the sink (a slowed one: bench.pool_figures)."""
     from impls import registry
     from impls.ratelimit.redis import connect
     from impls.workerpool import log
@@ -116,7 +128,11 @@ def consume(backend: str, url: str, redis_url: str, topic: str, group: str, impl
     kernel = registry.load("workerpool", impl)
     kernel.warmup()
     client = connect(redis_url, timeout=2.0)
-    consumer = log.open_log(backend, url, topic, group, consumer_name or f"c-{os.getpid()}")
+    name = consumer_name or f"c-{os.getpid()}"
+    consumer = log.open_log(backend, url, topic, group, name)
+    if progress is not None:  # the line a person (or a recovery measurement) waits for
+        progress.write(f"{name}: consuming {topic} in group {group} ({backend}, kernel {impl})\n")
+        progress.flush()
     last = [0.0]
 
     def report(stats, in_flight):
@@ -126,9 +142,11 @@ def consume(backend: str, url: str, redis_url: str, topic: str, group: str, impl
         if progress is not None and now - last[0] >= 1.0:
             last[0] = now
             progress.write(f"fetched {stats.fetched:,} applied {stats.applied:,} dead {stats.dead_lettered:,} "
-                           f"in flight {in_flight:,}\n")
+                           f"in flight {in_flight:,} partitions {stats.partitions_owned}\n")
 
-    pool = WorkerPool(consumer, RedisSink(client, sink_name(topic, group)), kernel, config, progress=report)
+    sink = RedisSink(client, sink_name(topic, group))
+    pool = WorkerPool(consumer, sink if sink_wrapper is None else sink_wrapper(sink), kernel, config,
+                      progress=report, applied=applied)
     try:
         return pool.run(stop)
     finally:
@@ -198,8 +216,11 @@ def verify(backend: str, url: str, redis_url: str, topic: str, group: str, workl
               "duplicate_effects": duplicates, "redelivered": stats.get("redelivered", 0),
               "order_violations": stats.get("order_violations", 0), "dead_lettered": len(dead_ids & poison_ids),
               "poison": poison, "positions_match": all(got_positions.get(u, 0) == p for u, p in positions.items())}
-    report["ok"] = (missing == 0 and duplicates == 0 and report["order_violations"] == 0
-                    and dead_ids == poison_ids and report["positions_match"])
+    # Exactly once: every effect applied once (positions too), every poison message dead-lettered;
+    # ok: that, and each key's messages applied in log order.
+    report["exactly_once"] = (missing == 0 and duplicates == 0 and dead_ids == poison_ids
+                              and report["positions_match"])
+    report["ok"] = report["exactly_once"] and report["order_violations"] == 0
     return report
 
 
@@ -224,59 +245,29 @@ def _fresh_topic(backend: str, label: str) -> str:
     return f"lab.bench.{suffix}" if backend == "kafka" else f"lab:bench:{suffix}"
 
 
-class Drain(Measurement):
-    """Produce a workload to a fresh topic (untimed), then drain it with the pool in this
-    process: throughput from the first message fetched to the last effect applied (so a Kafka
-    group's join is its own figure), the process's CPU time per message, and the peak held.
+class PoolMeasurement(Measurement):
+    """What every worker-pool measurement shares: fresh topics and groups on the run's shared
+    servers (a group's history is its own), all deleted at teardown with their sink keys."""
 
-    The servers are the run's shared ones; every topic and sink key it made is deleted at
-    teardown. `output()` drains a small workload through the
-    same path and returns verify's report, which the case's invariant requires to be ok.
-    """
-
-    def __init__(self, backend: str, impl: str, workers: int, work_us: float, workload: Workload,
-                 partitions: int, repeats: int):
-        self.backend, self.impl, self.workers, self.work_us = backend, impl, workers, work_us
-        self.workload, self.partitions, self.repeats = workload, partitions, repeats
-        self._made: list[tuple[str, str]] = []  # (topic, group) to delete
-
-    def _config(self):
-        from impls.workerpool.kernel_contract import rounds_for
-        from impls.workerpool.pool import PoolConfig
-
-        return PoolConfig(workers=self.workers, rounds=rounds_for(self.work_us), idle_exit_s=None,
-                          drain_timeout_s=2.0)
-
-    def _drain_once(self, workload: Workload, label: str) -> dict:
-        from bench.backends import redis
-
-        url, redis_url = shared_log_url(self.backend), redis.shared_url()
-        topic = _fresh_topic(self.backend, label)
-        group = topic.rsplit(".", 1)[-1].rsplit(":", 1)[-1]  # fresh too: a group's history is its own
-        self._made.append((topic, group))
-        produce(self.backend, url, topic, workload, self.partitions, progress=None)
-        per_key, _, poison = workload.expected()
-        expected = sum(per_key.values()) + poison
-        stop, marks = threading.Event(), {}
-
-        def watch(stats, in_flight):  # on the fetcher thread, once per loop
-            now = time.perf_counter()
-            if stats.fetched and "first" not in marks:
-                marks["first"] = now
-            if stats.applied + stats.dead_lettered >= expected and "done" not in marks:
-                marks["done"] = now
-                stop.set()
-
-        started, cpu0 = time.perf_counter(), time.process_time()
-        stats = consume(self.backend, url, redis_url, topic, group, self.impl, self._config(), stop=stop,
-                        progress=None, watch=watch)
-        cpu = time.process_time() - cpu0
-        report = verify(self.backend, url, redis_url, topic, group, workload)
-        return {"report": report, "stats": stats, "seconds": marks["done"] - marks["first"],
-                "join_s": marks["first"] - started, "cpu_s": cpu, "messages": expected}
+    backend: str
 
     def setup(self) -> None:
+        self._made: list[tuple[str, str]] = []  # (topic, group) to delete
         self.callback(self._cleanup)
+
+    def fresh(self, label: str) -> tuple[str, str]:
+        """A new (topic, group), deleted at teardown."""
+        topic = _fresh_topic(self.backend, label)
+        group = topic.rsplit(".", 1)[-1].rsplit(":", 1)[-1]
+        self._made.append((topic, group))
+        return topic, group
+
+    @staticmethod
+    def urls(backend: str) -> tuple[str, str]:
+        """(the log's URL, the sink's Redis URL): the run's shared servers."""
+        from bench.backends import redis
+
+        return shared_log_url(backend), redis.shared_url()
 
     def _cleanup(self) -> None:
         from bench.backends import redis
@@ -296,6 +287,65 @@ class Drain(Measurement):
         finally:
             client.close()
 
+
+class Drain(PoolMeasurement):
+    """Produce a workload to a fresh topic (untimed), then drain it with the pool in this
+    process: throughput from the first message fetched to the last effect applied (so a Kafka
+    group's join is its own figure), the process's CPU time per message, and the peak held.
+
+    `output()` drains a small workload through the same path and returns verify's report, which
+    the case's invariant requires to be ok; every measured drain must verify too. A baseline
+    (`peer`, from bench.peers.workerpool) drains with its own `drain` instead of the pool and is
+    held to what it promises: one that applies no effects to having consumed everything, one that
+    does not keep keys in order to exactly-once alone (its violations are a figure).
+    """
+
+    def __init__(self, backend: str, impl: str, workers: int, work_us: float, workload: Workload,
+                 partitions: int, repeats: int, peer=None):
+        self.backend, self.impl, self.workers, self.work_us = backend, impl, workers, work_us
+        self.workload, self.partitions, self.repeats = workload, partitions, repeats
+        self.peer = peer
+
+    def _config(self):
+        from impls.workerpool.kernel_contract import rounds_for
+        from impls.workerpool.pool import PoolConfig
+
+        return PoolConfig(workers=self.workers, rounds=rounds_for(self.work_us), idle_exit_s=None,
+                          drain_timeout_s=2.0)
+
+    def _drain_once(self, workload: Workload, label: str) -> dict:
+        url, redis_url = self.urls(self.backend)
+        topic, group = self.fresh(label)
+        produce(self.backend, url, topic, workload, self.partitions, progress=None)
+        per_key, _, poison = workload.expected()
+        expected = sum(per_key.values()) + poison
+        stop, marks = threading.Event(), {}
+
+        def watch(stats, in_flight):  # on the fetcher thread, once per loop
+            now = time.perf_counter()
+            if stats.fetched and "first" not in marks:
+                marks["first"] = now
+            if stats.applied + stats.dead_lettered >= expected and "done" not in marks:
+                marks["done"] = now
+                stop.set()
+
+        started, cpu0 = time.perf_counter(), time.process_time()
+        if self.peer is None:
+            stats = consume(self.backend, url, redis_url, topic, group, self.impl, self._config(), stop=stop,
+                            progress=None, watch=watch)
+        else:
+            stats = self.peer.drain(self.backend, url, redis_url, topic, group, self.workers,
+                                    self._config().rounds, stop, watch)
+        cpu = time.process_time() - cpu0
+        if self.peer is not None and not self.peer.applies_effects:
+            report = {"ok": stats.fetched >= expected, "consumed": stats.fetched, "expected": expected}
+        else:
+            report = verify(self.backend, url, redis_url, topic, group, workload)
+            if self.peer is not None and not self.peer.keeps_key_order:
+                report["ok"] = report["exactly_once"]
+        return {"report": report, "stats": stats, "seconds": marks["done"] - marks["first"],
+                "join_s": marks["first"] - started, "cpu_s": cpu, "messages": expected}
+
     def output(self) -> dict:
         return self._drain_once(Workload(2_000, 50, poison_rate=0.01), "check")["report"]
 
@@ -312,5 +362,7 @@ class Drain(Measurement):
         return [Figure("throughput", "msg/s", statistics.median(rates), HIGHER, q1=q1, q3=q3, n=len(rates)),
                 Figure("cpu_per_msg", "cpu_us/msg", cpu, LOWER),
                 Figure("join_time", "s", statistics.median(r["join_s"] for r in runs), LOWER),
-                Figure("peak_held", "messages", max(r["stats"].peak_messages for r in runs), LOWER)]
+                Figure("peak_held", "messages", max(r["stats"].peak_messages for r in runs), LOWER),
+                Figure("order_violations", "messages", max(r["report"].get("order_violations", 0) for r in runs),
+                       LOWER)]
 

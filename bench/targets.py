@@ -33,6 +33,11 @@ class Target:
     other_case: str | None = None
     at_most: float | None = None
     at_least: float | None = None
+    #: compare with the same implementation's figure at these parameters changed (2 workers
+    #: against 1, 1M messages against 100k): `min_speedup` times better, or `within` (a
+    #: fraction) of it either way
+    against_params: dict | None = None
+    within: float | None = None
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,23 @@ def evaluate(doc: dict, family: str) -> list[Verdict]:
                 met = chosen["value"] <= target.at_most
             if target.at_least is not None:
                 met = chosen["value"] >= target.at_least
-            if target.faster_than is not None:
+            if target.against_params is not None:
+                other_params = {**params, **target.against_params}
+                other = cells.get((case, json.dumps(other_params, sort_keys=True), metric), {}).get(chosen["impl"])
+                if other is None:
+                    continue
+                changed = " ".join(f"{k}={v}" for k, v in target.against_params.items())
+                if target.min_speedup is not None:
+                    speedup = results.advantage(chosen, other)
+                    if speedup is None:
+                        continue
+                    shown += f", {speedup:.2f}× its figure at {changed} ({fmt_record(other)})"
+                    met = met and speedup >= target.min_speedup
+                if target.within is not None:
+                    apart = abs(chosen["value"] - other["value"]) / other["value"] if other["value"] else float("inf")
+                    shown += f", {apart:.1%} from its figure at {changed} ({fmt_record(other)})"
+                    met = met and apart <= target.within
+            elif target.faster_than is not None:
                 row = by_impl if target.other_case is None else cells.get((target.other_case, params_json, metric), {})
                 other = row.get(target.faster_than)
                 if other is None:

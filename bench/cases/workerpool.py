@@ -23,8 +23,11 @@ every tool measures the same batch.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import random
+import sys
+import uuid
 
 from bench.cases.base import Case
 from bench.cases.serial import orders
@@ -92,11 +95,18 @@ def _drain_grid(quick: bool) -> list[dict]:
 
 def _drain(impl, p):
     workload = Workload(p["messages"], DRAIN_KEYS, DRAIN_POISON)
-    return Drain(p["backend"], impl.name, p["workers"], p["work_us"], workload, DRAIN_PARTITIONS, p["repeats"])
+    return Drain(p["backend"], impl.name, p["workers"], p["work_us"], workload, DRAIN_PARTITIONS, p["repeats"],
+                 peer=impl.module if impl.is_peer else None)
 
 
-def _pure_only_without_work(impl, params) -> bool:
-    """pure at 20 us of compiled work spends ~2 ms a message: a 100k drain would take minutes."""
+def _drains_at(impl, params) -> bool:
+    """pure at 20 us of compiled work spends ~2 ms a message: a 100k drain would take minutes.
+    A baseline drains where it can (the bare consume loop: Kafka), the bare loop once: its
+    ceiling does not depend on work it does not do."""
+    if impl.is_peer:
+        if params["backend"] not in impl.module.backends:
+            return False
+        return impl.module.applies_effects or (params["workers"], params["work_us"]) == DRAIN_SETTINGS[0]
     return not (impl.name == "pure" and params["work_us"] > 0)
 
 
@@ -104,13 +114,114 @@ def _drain_verified(report, params) -> str | None:
     return None if report.get("ok") else f"the check drain did not verify: {report}"
 
 
+# --- the pool's other figures (bench.pool_figures) -----------------------------------------------------
+#: Paced producer: the issue's 50k msg/s, and 20k where a consumer sharing two cores with the
+#: producer and the broker keeps up on either log, for 6 s (quick: 10k msg/s for 2 s, Redis only).
+LATENCY_RATES, LATENCY_SECONDS, QUICK_LATENCY_RATE, QUICK_LATENCY_SECONDS = (20_000, 50_000), 6.0, 10_000, 2.0
+#: Slow sink: a producer at 50k msg/s, the sink ten times slower; 100k and 1M messages (quick: 10k, 100k).
+SLOW_SINK_RATE, SLOW_SINK_MESSAGES, QUICK_SLOW_SINK_MESSAGES = 50_000, (100_000, 1_000_000), (10_000, 100_000)
+#: Recovery: 150k messages, killed holding 100k fetched (quick: 30k holding 10k).
+RECOVERY, QUICK_RECOVERY = (150_000, 100_000), (30_000, 10_000)
+#: Dead letters: 1 % poison over 50k messages, beside none (quick: 10k, once).
+DEAD_LETTER_RATE, DEAD_LETTER_MESSAGES, QUICK_DEAD_LETTER_MESSAGES = 0.01, 50_000, 10_000
+
+
+def _backends(quick: bool) -> tuple[str, ...]:
+    """Quick runs skip Kafka: a group's first join waits out the broker's ~3 s rebalance delay."""
+    return ("redis",) if quick else ("kafka", "redis")
+
+
+def _latency_grid(quick: bool) -> list[dict]:
+    rates, seconds = ((QUICK_LATENCY_RATE,), QUICK_LATENCY_SECONDS) if quick else (LATENCY_RATES, LATENCY_SECONDS)
+    return [{"backend": b, "rate": r, "seconds": seconds} for b in _backends(quick) for r in rates]
+
+
+def _slow_sink_grid(quick: bool) -> list[dict]:
+    sizes = QUICK_SLOW_SINK_MESSAGES if quick else SLOW_SINK_MESSAGES
+    return [{"backend": b, "messages": n, "rate": SLOW_SINK_RATE, "slowdown": 10} for b in _backends(quick) for n in sizes]
+
+
+def _recovery_grid(quick: bool) -> list[dict]:
+    messages, holding = QUICK_RECOVERY if quick else RECOVERY
+    return [{"backend": b, "messages": messages, "holding": holding} for b in _backends(quick)]
+
+
+def _dead_letter_grid(quick: bool) -> list[dict]:
+    count = QUICK_DEAD_LETTER_MESSAGES if quick else DEAD_LETTER_MESSAGES
+    return [{"backend": b, "messages": count, "poison_rate": DEAD_LETTER_RATE, "repeats": 1 if quick else 2}
+            for b in _backends(quick)]
+
+
+def _preferred_tier(impl) -> bool:
+    """The pool's own figures (latency, memory, recovery) hardly depend on the kernel's tier:
+    they run with the preferred one, the tier a user gets by default."""
+    from impls import registry
+
+    return impl.is_tier and impl.name == registry.preferred(FAMILY)
+
+
+def _compiled_tier(impl) -> bool:
+    return impl.is_tier and impl.name != "pure"
+
+
+def _latency(impl, p):
+    from bench.pool_figures import Latency
+
+    return Latency(p["backend"], impl.name, p["rate"], p["seconds"], peer=impl.module if impl.is_peer else None)
+
+
+def _latency_applies(impl) -> bool:
+    """The compiled tiers, and the bare consume loop beside them (the broker's and the client's
+    floor under any consumer's latency)."""
+    return _compiled_tier(impl) or (impl.is_peer and getattr(impl.module, "reports_seen", False))
+
+
+def _latency_at(impl, params) -> bool:
+    return not impl.is_peer or params["backend"] in impl.module.backends
+
+
+def _slow_sink_memory(impl, p):
+    from bench.pool_figures import SlowSinkMemory
+
+    return SlowSinkMemory(p["backend"], impl.name, p["messages"], p["rate"], p["slowdown"])
+
+
+def _recovery(impl, p):
+    from bench.pool_figures import Recovery
+
+    return Recovery(p["backend"], impl.name, p["messages"], p["holding"])
+
+
+def _dead_letter_cost(impl, p):
+    from bench.pool_figures import DeadLetterCost
+
+    return DeadLetterCost(p["backend"], impl.name, p["messages"], p["poison_rate"], p["repeats"])
+
+
 CASES = [
     Case(FAMILY, "kernel", "time", _grid, _kernel, unit="ns/msg", applies=lambda impl: impl.has("process_batch"),
          doc="process_batch over a batch of orders (~1% poison), per message, at work_us of compiled work each"),
-    Case(FAMILY, "drain", "figures", _drain_grid, _drain, applies=lambda impl: impl.is_tier,
-         applies_at=_pure_only_without_work, reference=None, invariant=_drain_verified,
+    Case(FAMILY, "drain", "figures", _drain_grid, _drain, applies=lambda impl: impl.is_tier or impl.is_peer,
+         applies_at=_drains_at, reference=None, invariant=_drain_verified, peer_check=_drain_verified,
          doc="produce, then drain with the pool into Redis, exactly once: msg/s, CPU us/msg, join time"),
+    Case(FAMILY, "latency", "figures", _latency_grid, _latency, applies=_latency_applies, applies_at=_latency_at,
+         reference=None, invariant=_drain_verified, peer_check=_drain_verified,
+         doc="a producer process paced at `rate`: produce-to-effect latency (p50/p90/p99/p100), the Redis RTT floor"),
+    Case(FAMILY, "recovery", "figures", _recovery_grid, _recovery, applies=_preferred_tier, reference=None,
+         invariant=_drain_verified,
+         doc="consumer processes: kill -9 holding `holding` fetched, restart (time to apply again), SIGTERM (exit time)"),
+    Case(FAMILY, "dead_letter_cost", "figures", _dead_letter_grid, _dead_letter_cost, applies=_preferred_tier,
+         reference=None, invariant=_drain_verified,
+         doc="drains without and with poison: CPU us per dead-lettered message, throughput of both"),
+    Case(FAMILY, "slow_sink_memory", "memory", _slow_sink_grid, _slow_sink_memory, applies=_preferred_tier,
+         doc="the consumer's peak heap while a producer outruns a sink 10x slower, at 100k and 1M messages (memray)"),
 ]
+
+
+def profile_applies(impl) -> bool:
+    """Whether `bench profile` runs profile_workload on `impl`: only on what has the kernel (the
+    drain's baselines, peers, have none of their own)."""
+    return impl.has("process_batch")
 
 
 def profile_workload(impl, quick: bool = False) -> None:
@@ -123,6 +234,56 @@ def profile_workload(impl, quick: bool = False) -> None:
         impl.module.process_batch(batch, rounds_for(2))
 
 
+#: The drain `bench profile` samples with py-spy: Redis Streams (no group join to wait out), the
+#: trivial kernel with two workers -- the pool's own cost around the kernel. 30k orders are about
+#: a second of draining, as long as the child's start-up (imports, Numba's cache), which the
+#: graph shows apart, on the main thread; --quick drains a sixth.
+PROFILE_DRAIN_COUNT, QUICK_PROFILE_DRAIN_COUNT = 30_000, 5_000
+PROFILE_DRAIN_WORKERS, PROFILE_DRAIN_WORK_US = 2, 0
+
+
+def profile_drain_command(url: str, topic: str, group: str, tier: str) -> list[str]:
+    """The child py-spy starts: one consumer of the pool (`python -m bench pool consume`, the
+    code path a user runs), draining `topic` on Redis Streams into the sink on the same Redis
+    with `tier`'s kernel, exiting half a second after the log runs dry."""
+    return [sys.executable, "-m", "bench", "pool", "consume", "--backend", "redis", "--url", url, "--redis-url", url,
+            "--topic", topic, "--group", group, "--impl", tier, "--workers", str(PROFILE_DRAIN_WORKERS),
+            "--work-us", str(PROFILE_DRAIN_WORK_US), "--idle-exit", "0.5"]
+
+
+@contextlib.contextmanager
+def thread_profile_workload(impl, quick: bool = False, messages: int | None = None):
+    """What `bench profile` runs under py-spy (bench.profiling.profile_threads): yields ("drain",
+    the child's command -- profile_drain_command). Before: a Redis (a private server, or
+    REDIS_URL's) and the orders (PROFILE_DRAIN_COUNT, or `messages`) produced to a fresh topic, so
+    the profile is of the drain alone. After the child: the drain must verify (every order
+    applied once, in order per key, poison dead-lettered), else RuntimeError. The topic and the
+    sink's keys are deleted, the server stopped, either way."""
+    from bench.backends import redis
+    from bench.pool import produce, sink_name, verify
+    from impls.ratelimit.redis import connect
+    from impls.workerpool import log
+    from impls.workerpool.sink import RedisSink
+
+    count = messages or (QUICK_PROFILE_DRAIN_COUNT if quick else PROFILE_DRAIN_COUNT)
+    workload = Workload(count, DRAIN_KEYS, DRAIN_POISON)
+    topic, group = f"lab:profile:{uuid.uuid4().hex[:8]}", "profile"
+    with redis.redis_target() as target:
+        try:
+            produce("redis", target.url, topic, workload, DRAIN_PARTITIONS, progress=None)
+            yield "drain", profile_drain_command(target.url, topic, group, impl.name)
+            report = verify("redis", target.url, target.url, topic, group, workload)
+            if not report["ok"]:
+                raise RuntimeError(f"the profiled drain of {impl.name} did not verify: {report}")
+        finally:
+            log.delete_topic("redis", target.url, topic)
+            client = connect(target.url, timeout=5.0)
+            try:
+                redis.delete_prefix(client, RedisSink(client, sink_name(topic, group)).base)
+            finally:
+                client.close()
+
+
 # --- the issue's targets (checked on results.json by bench.targets) ------------------------
 
 TARGETS = [
@@ -133,4 +294,13 @@ TARGETS = [
            impl="best-compiled", params={"backend": "kafka", "work_us": 0}, at_least=150_000),
     Target("drain", "Redis Streams, trivial kernel, exactly-once effects: >= 150k msg/s", metric="throughput",
            impl="best-compiled", params={"backend": "redis", "work_us": 0}, at_least=150_000),
+    Target("drain", "compiled kernel at 20 us/msg: 2 workers >= 1.8x one worker", metric="throughput",
+           impl="best-compiled", params={"work_us": 20, "workers": 2}, against_params={"workers": 1}, min_speedup=1.8),
+    Target("latency", "paced at 50k msg/s: p99 produce-to-effect <= 10 ms", metric="latency_p99",
+           impl="best-compiled", params={"rate": 50_000}, at_most=10.0),
+    Target("slow_sink_memory", "sink 10x slower than the producer: peak memory at 1M within 10% of 100k",
+           metric="peak_memory", params={"messages": 1_000_000}, against_params={"messages": 100_000}, within=0.10),
+    Target("recovery", "Redis Streams: applying again within 2 s of a kill -9", metric="recovery_time",
+           params={"backend": "redis"}, at_most=2.0),
+    Target("recovery", "SIGTERM at full speed: exit within 1 s", metric="sigterm_exit", at_most=1.0),
 ]

@@ -139,6 +139,12 @@ class Log(abc.ABC):
         """Write `message` to the topic's dead-letter log with `reason`; returns once it is
         stored. The message still has to be committed (it is done)."""
 
+    def dead_letter_all(self, letters: list[tuple[Message, str]]) -> None:
+        """`dead_letter` for each (message, reason), stored together: one round trip (and, on
+        Kafka, one flush) for all of them where the backend allows it."""
+        for message, reason in letters:
+            self.dead_letter(message, reason)
+
     @abc.abstractmethod
     def lag(self) -> int:
         """Messages not yet committed by the group in the partitions this consumer owns."""

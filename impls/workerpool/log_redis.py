@@ -48,7 +48,9 @@ a paused partition is simply not read. Leases and the read are not fenced (Redis
 blocking read conditional), hence the stranded-entry check above.
 
 Every call fails within the client's socket timeout (`io_timeout`); a failed call raises
-LogError (CommitFailed for commit) and can be retried.
+LogError (CommitFailed for commit) and can be retried -- except `fetch`, which, as Kafka's log
+does while its broker is away, returns nothing while the server cannot be reached (restarted,
+still loading, timed out) and re-reads this consumer's own pending entries once it can.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 
+import redis
 
 from impls.ratelimit.redis import connect
 from impls.workerpool.log import CommitFailed, Log, LogError, Message, Offset
@@ -194,9 +197,27 @@ class RedisLog(Log):
 
     # --- reading -------------------------------------------------------------------------------
     def fetch(self, max_messages: int, timeout: float) -> list[Message]:
+        deadline = time.monotonic() + timeout
+        try:
+            return self._fetch(max_messages, deadline)
+        except LogError as exc:
+            if not isinstance(exc.__cause__, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
+                raise
+        # The server is away (restarting, loading its data, unreachable): as Kafka's log does while
+        # its broker is, this fetches nothing, and the next call tries again. A read whose reply
+        # was lost may have been delivered all the same -- into this consumer's pending entries,
+        # which `>` never returns again -- so every owned partition first reads its own pending
+        # entries past the last one it fetched.
+        with self._lock:
+            for partition in self._owned - set(self._recovering):
+                fetched = self._fetched.get(partition)
+                self._recovering[partition] = fetched[-1][1] if fetched else b"0"
+        time.sleep(max(0.0, deadline - time.monotonic()))
+        return []
+
+    def _fetch(self, max_messages: int, deadline: float) -> list[Message]:
         if self._closed:  # redis-py would reconnect, and this consumer would take leases again
             raise LogError(f"the log of {self.topic!r} is closed")
-        deadline = time.monotonic() + timeout
         with _Failures(f"fetch from {self.topic!r}"):
             if time.monotonic() >= self._renew_at:
                 self._rebalance()
@@ -362,10 +383,19 @@ class RedisLog(Log):
             return set(self._owned)
 
     def dead_letter(self, message: Message, reason: str) -> None:
-        with _Failures(f"dead letter for {self.topic!r} partition {message.partition} offset {message.offset}"):
-            self._client.xadd(dead_letter_key(self.topic), {"key": message.key, "value": message.value,
-                                                            "reason": reason, "partition": message.partition,
-                                                            "offset": str(message.offset)})
+        self.dead_letter_all([(message, reason)])
+
+    def dead_letter_all(self, letters: list[tuple[Message, str]]) -> None:
+        if not letters:
+            return
+        first = letters[0][0]
+        with _Failures(f"dead letters for {self.topic!r} (partition {first.partition} offset {first.offset}, "
+                       f"{len(letters)} in all)"):
+            pipe = self._client.pipeline(transaction=False)
+            for message, reason in letters:
+                pipe.xadd(dead_letter_key(self.topic), {"key": message.key, "value": message.value, "reason": reason,
+                                                        "partition": message.partition, "offset": str(message.offset)})
+            pipe.execute()
 
     def lag(self) -> int:
         owned = sorted(self.assignment())

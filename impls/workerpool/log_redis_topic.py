@@ -4,6 +4,8 @@ layout: a topic of P partitions is P streams `<topic>:p<i>` plus `<topic>:meta`)
 
 from __future__ import annotations
 
+import time
+
 import redis
 
 from impls.ratelimit.redis import connect
@@ -38,7 +40,7 @@ def sort_key(entry_id: str) -> str:
     """A stream id "ms-seq" as "<ms>-<seq>", each zero-padded to 20 digits: a string that sorts
     as the stream does (string padding, not int formatting: it runs once per message fetched)."""
     ms, _, seq = entry_id.partition("-")
-    return f"{ms:0>20}-{seq or '0':0>20}"
+    return ms.zfill(20) + "-" + (seq or "0").zfill(20)
 
 
 def topic_partitions(client: redis.Redis, topic: str) -> int:
@@ -101,10 +103,12 @@ class _Failures:
 
 class RedisProducer(Producer):
     """Writes keyed messages to `topic`'s streams, each to partition_for(key, partitions), in
-    pipelines of `batch` XADDs (see log.Producer). A failed flush may have stored part of the
-    batch: producing again after an error is at least once."""
+    pipelines of `batch` XADDs (see log.Producer), or sooner once the oldest queued message has
+    waited `linger_s` (as Kafka's linger.ms; checked when the next message is produced, so a
+    paced producer's messages wait about that long, not until a batch fills). A failed flush
+    may have stored part of the batch: producing again after an error is at least once."""
 
-    def __init__(self, url: str, topic: str, partitions: int, *, batch: int = 1000,
+    def __init__(self, url: str, topic: str, partitions: int, *, batch: int = 1000, linger_s: float | None = None,
                  io_timeout: float = DEFAULT_IO_TIMEOUT_S):
         self._client = connect(url, io_timeout)
         try:
@@ -118,14 +122,23 @@ class RedisProducer(Producer):
         self.topic, self.partitions = topic, partitions
         self._streams = [stream_key(topic, p) for p in range(partitions)]
         self._batch = batch
+        self._linger_s = linger_s
         self._pipe = self._client.pipeline(transaction=False)
         self._queued = 0
+        self._first_queued_at = 0.0
         self._closed = False
 
     def produce(self, key: bytes, value: bytes) -> None:
         stream = self._streams[partition_for(key, self.partitions)]
         self._pipe.execute_command("XADD", stream, "*", "key", key, "value", value)
         self._queued += 1
+        if self._linger_s is not None:
+            now = time.monotonic()
+            if self._queued == 1:
+                self._first_queued_at = now
+            elif now - self._first_queued_at >= self._linger_s:
+                self.flush()
+                return
         if self._queued >= self._batch:
             self.flush()
 

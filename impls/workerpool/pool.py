@@ -24,6 +24,7 @@
 
 from __future__ import annotations
 
+import operator
 import queue
 import threading
 import time
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from impls.workerpool.flow import FlowControl, Watermarks
 from impls.workerpool.kernel_contract import MALFORMED, OK, POISON
 from impls.workerpool.lanes import KeyedLanes
+from impls.workerpool.log import LogError
 from impls.workerpool.offsets import OffsetTracker
 from impls.workerpool.sink import Effect, RedisSink
 
@@ -85,18 +87,24 @@ class PoolStats:
     sink_errors: int = 0
     peak_messages: int = 0
     peak_bytes: int = 0
+    #: partitions this consumer owns now
+    partitions_owned: int = 0
 
 
 class WorkerPool:
     """Drains `log` into `sink` with `kernel` (a workerpool tier module: process_batch)."""
 
     def __init__(self, log, sink: RedisSink, kernel, config: PoolConfig = PoolConfig(),
-                 progress: Callable[[PoolStats, int], None] | None = None):
+                 progress: Callable[[PoolStats, int], None] | None = None,
+                 applied: Callable[[list], None] | None = None):
+        """`progress(stats, in_flight)` is called on every fetcher loop; `applied(messages)` by a
+        worker right after the sink applied their effects (a latency probe, say): keep both cheap."""
         self.log, self.sink, self.kernel, self.config = log, sink, kernel, config
         self.stats = PoolStats()
         self._progress = progress
+        self._applied = applied
         self._flow = FlowControl(config.marks)
-        self._lanes = KeyedLanes(lambda m: m.key)
+        self._lanes = KeyedLanes(operator.attrgetter("key"))
         self._tracker = OffsetTracker()
         self._epochs: dict[int, int] = {}
         self._attempts: dict[tuple[int, object], int] = {}
@@ -186,8 +194,14 @@ class WorkerPool:
     def _dead_letter(self, handed: list[tuple]) -> None:
         """Write (message, reason) pairs to the dead-letter topic, then record them in the sink in
         one batch (no effect; a redelivery of them is deduped) and let them be committed."""
-        for message, reason in handed:
-            self.log.dead_letter(message, reason)
+        delay = self.config.backoff_s
+        while True:  # as _claim: the log away (Redis restarting) is a wait; nothing is lost
+            try:
+                self.log.dead_letter_all(handed)  # all in one round trip (a repeat after a failure: at least once)
+                break
+            except LogError:
+                time.sleep(delay)
+                delay = min(delay * 2, self.config.max_backoff_s)
         messages = [message for message, _ in handed]
         result = self._apply_with_retry([Effect(m.partition, m.sort_key, 0, 0, m.key, dead=True) for m in messages])
         if result is not None:
@@ -224,6 +238,7 @@ class WorkerPool:
             self._forget(partition)
         for partition in assigned:
             self._epochs[partition] = self._claim(partition)
+        self.stats.partitions_owned = len(self._epochs)
 
     def _claim(self, partition: int) -> int:
         delay = self.config.backoff_s
@@ -236,6 +251,7 @@ class WorkerPool:
 
     def _forget(self, partition: int) -> None:
         self._epochs.pop(partition, None)
+        self.stats.partitions_owned = len(self._epochs)
         self._tracker.revoke(partition)
         dropped = self._lanes.discard(lambda m: m.partition != partition)
         if dropped:
@@ -265,40 +281,46 @@ class WorkerPool:
     def _process(self, batch: list) -> None:
         effects = self.kernel.process_batch([m.value for m in batch], self.config.rounds)
         status, users, deltas = effects.status.tolist(), effects.user_id.tolist(), effects.delta.tolist()
-        good, good_effects, done, failed_runs = [], [], [], []
-        failing_key = None
-        for i, m in enumerate(batch):
-            if m.key == failing_key:  # behind a failure of its key: waits for it, in order
-                failed_runs[-1][0].append(m)
-                continue
-            if status[i] != OK:
-                failing_key = m.key
-                failed_runs.append(([m], status[i]))
-                continue
-            good.append(m)
-            good_effects.append(Effect(m.partition, m.sort_key, users[i], deltas[i], m.key))
-        epochs = {m.partition: self._epochs.get(m.partition, -1) for m in good}
-        result = self._apply_with_retry(good_effects, epochs) if good_effects else None
+        failed_runs = []
+        if any(status):  # OK is 0: some message failed (rare) -- its key's run waits for it
+            good, good_effects = [], []
+            failing_key = None
+            for i, m in enumerate(batch):
+                if m.key == failing_key:  # behind a failure of its key (a batch holds whole runs of keys)
+                    failed_runs[-1][0].append(m)
+                elif status[i] != OK:
+                    failing_key = m.key
+                    failed_runs.append(([m], status[i]))
+                else:
+                    good.append(m)
+                    good_effects.append(Effect(m.partition, m.sort_key, users[i], deltas[i], m.key))
+        else:  # the common case, in comprehensions: this loop is per message
+            good = batch
+            good_effects = [Effect(m.partition, m.sort_key, u, d, m.key) for m, u, d in zip(batch, users, deltas)]
+        result = self._apply_with_retry(good_effects) if good_effects else None
         if result is not None:
+            applied = good
+            if result.fenced:
+                applied = [m for m in good if m.partition not in result.fenced]
+                for partition in result.fenced:
+                    self._fenced.put(partition)
             with self._stats_lock:
                 self.stats.applied += result.applied
                 self.stats.redelivered += result.redelivered
-                self.stats.fenced += sum(1 for m in good if m.partition in result.fenced)
-            for partition in result.fenced:
-                self._fenced.put(partition)
-            self._tracker.complete_all((m.partition, (m.offset, m.sort_key))
-                                       for m in good if m.partition not in result.fenced)
+                self.stats.fenced += len(good) - len(applied)
+            self._tracker.complete_all([(m.partition, (m.offset, m.sort_key)) for m in applied])
+            if self._applied is not None:
+                self._applied(applied)
             if self._attempts:  # messages that failed before and went through now
                 for m in good:
                     self._attempts.pop((m.partition, m.offset), None)
-            done = good
         elif good:  # the sink stayed away until the pool stopped: not applied, not committed
             self._lanes.done(good)
             return
-        self._flow.remove(len(done), sum(len(m.value) for m in done))
+        self._flow.remove(len(good), sum(len(m.value) for m in good))
         for run, failure in failed_runs:
             self._failed(run, failure)
-        self._lanes.done(done)
+        self._lanes.done(good)
 
     def _failed(self, run: list, status: int) -> None:
         """The head of a key's run failed: retry the run after a backoff, or dead-letter the head
@@ -320,14 +342,15 @@ class WorkerPool:
         else:
             self._lanes.done(run)  # releases the key
 
-    def _apply_with_retry(self, effects: list[Effect], epochs: dict[int, int] | None = None):
+    def _apply_with_retry(self, effects: list[Effect]):
         """sink.apply, again with backoff while Redis is away; None if the pool stops first (the
-        batch is then neither applied nor committed: it is delivered again later)."""
-        epochs = epochs if epochs is not None else {e.partition: self._epochs.get(e.partition, -1) for e in effects}
+        batch is then neither applied nor committed: it is delivered again later). The sink
+        reads the epochs of the batch's partitions only; the fetcher changes the dict on a
+        rebalance, and a replaced epoch is what fencing refuses anyway."""
         delay = self.config.backoff_s
         while True:
             try:
-                return self.sink.apply(effects, epochs)
+                return self.sink.apply(effects, self._epochs)
             except Exception:  # noqa: BLE001 - a sink error is a wait, never a lost message
                 with self._stats_lock:
                     self.stats.sink_errors += 1

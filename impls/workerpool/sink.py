@@ -204,7 +204,8 @@ class RedisSink:
 
     def apply(self, effects: Sequence[Effect], epochs: dict[int, int]) -> Applied:
         """Apply a batch atomically: each effect not applied before, in order; `epochs` holds this
-        consumer's epoch for every partition in the batch (from `claim`)."""
+        consumer's epoch (from `claim`) for the partitions it owns -- one of the batch's that it
+        lacks is refused, as a fenced one."""
         if not effects:
             return Applied(0, 0, 0, frozenset())
         by_partition: dict[int, list[Effect]] = {}
@@ -218,7 +219,7 @@ class RedisSink:
         args: list = [len(partitions)]
         for p, group in by_partition.items():
             keys += self._partition_keys(p)
-            args += (epochs[p], len(group))
+            args += (epochs.get(p, -1), len(group))  # no epoch: never claimed here, refused
         for group in by_partition.values():
             for _, sort_key, user, delta, key, dead in group:
                 args += (sort_key, user, "" if dead else delta, key)
