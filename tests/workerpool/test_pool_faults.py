@@ -6,17 +6,14 @@ order kept, poison in the dead-letter topic. Every process a test starts is kill
 import json
 import random
 import signal
-import subprocess
-import sys
 import time
 import uuid
 
 import pytest
 
 from bench.backends import kafka as kafka_backend
-from bench.pool import Workload, produce, sink_name, verify
-from impls.ratelimit.redis import connect
-from impls.workerpool.sink import RedisSink
+from bench.pool import Workload, produce
+from tests.workerpool.pool_harness import applied_count, verified, wait_applied
 
 
 @pytest.fixture(params=["kafka", "redis"])
@@ -30,62 +27,6 @@ def setup(request, redis_target):
            "group": f"g{suffix}"}
 
 
-class Consumers:
-    """Consumer processes of one group; every one still running is killed at the end."""
-
-    def __init__(self, setup: dict):
-        self.setup = setup
-        self.procs: list[subprocess.Popen] = []
-
-    def start(self, name: str, *extra: str) -> subprocess.Popen:
-        s = self.setup
-        cmd = [sys.executable, "-m", "bench", "pool", "consume", "--backend", s["backend"], "--url", s["url"],
-               "--redis-url", s["redis_url"], "--topic", s["topic"], "--group", s["group"], "--name", name,
-               "--impl", "cython", "--max-deliveries", "2", *extra]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        self.procs.append(proc)
-        return proc
-
-    def kill_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-
-
-@pytest.fixture
-def consumers(setup):
-    group = Consumers(setup)
-    try:
-        yield group
-    finally:
-        group.kill_all()
-
-
-def _applied(setup: dict) -> int:
-    client = connect(setup["redis_url"], timeout=5.0)
-    try:
-        return RedisSink(client, sink_name(setup["topic"], setup["group"])).stats().get("applied", 0)
-    finally:
-        client.close()
-
-
-def _wait_applied(setup: dict, at_least: int, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        applied = _applied(setup)
-        if applied >= at_least:
-            return applied
-        time.sleep(0.05)
-    raise AssertionError(f"fewer than {at_least} applied within {timeout} s")
-
-
-def _verify(setup: dict, workload: Workload) -> dict:
-    report = verify(setup["backend"], setup["url"], setup["redis_url"], setup["topic"], setup["group"], workload)
-    assert report["ok"], report
-    return report
-
-
 def test_kill_9_three_times_while_draining_loses_nothing_and_repeats_no_effect(setup, consumers):
     workload = Workload(count=200_000, keys=1000, poison_rate=0.001)
     produce(setup["backend"], setup["url"], setup["topic"], workload, partitions=4, progress=None)
@@ -93,14 +34,14 @@ def test_kill_9_three_times_while_draining_loses_nothing_and_repeats_no_effect(s
     applied = 0
     for round_ in range(3):
         proc = consumers.start(f"c{round_}", "--idle-exit", "30")
-        applied = _wait_applied(setup, applied + 1, timeout=60)  # it is draining
+        applied = wait_applied(setup, applied + 1, timeout=60)  # it is draining
         time.sleep(rng.uniform(0.2, 1.5))  # a random moment of the drain
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
     last = consumers.start("last", "--idle-exit", "3")
     out, _ = last.communicate(timeout=240)
     assert last.returncode == 0
-    report = _verify(setup, workload)
+    report = verified(setup, workload)
     assert report["applied"] == report["expected"]
     stats = json.loads(out.strip().splitlines()[-1])
     assert stats["applied"] < report["expected"]  # the killed ones did real work before dying
@@ -111,12 +52,12 @@ def test_two_consumers_one_killed_the_other_finishes(setup, consumers):
     produce(setup["backend"], setup["url"], setup["topic"], workload, partitions=4, progress=None)
     survivor = consumers.start("survivor", "--idle-exit", "10", "--work-us", "5")
     victim = consumers.start("victim", "--idle-exit", "30", "--work-us", "5")
-    _wait_applied(setup, 5_000, timeout=60)
+    wait_applied(setup, 5_000, timeout=60)
     victim.send_signal(signal.SIGKILL)
     victim.wait(10)
     out, _ = survivor.communicate(timeout=240)
     assert survivor.returncode == 0, out
-    _verify(setup, workload)
+    verified(setup, workload)
 
 
 def test_a_consumer_stopped_past_its_session_is_fenced_when_it_resumes(setup, consumers):
@@ -126,12 +67,12 @@ def test_a_consumer_stopped_past_its_session_is_fenced_when_it_resumes(setup, co
     workload = Workload(count=60_000, keys=500)
     produce(setup["backend"], setup["url"], setup["topic"], workload, partitions=4, progress=None)
     stalled = consumers.start("stalled", "--idle-exit", "30", "--work-us", "20")
-    _wait_applied(setup, 2_000, timeout=60)
+    wait_applied(setup, 2_000, timeout=60)
     stalled.send_signal(signal.SIGSTOP)
     try:
         taker = consumers.start("taker", "--idle-exit", "5", "--work-us", "20")
-        before = _applied(setup)
-        _wait_applied(setup, before + 2_000, timeout=90)  # the taker works on the stalled one's partitions
+        before = applied_count(setup)
+        wait_applied(setup, before + 2_000, timeout=90)  # the taker works on the stalled one's partitions
         time.sleep(8)  # past the session timeout / lease: the stalled one no longer owns anything
     finally:
         stalled.send_signal(signal.SIGCONT)
@@ -139,14 +80,14 @@ def test_a_consumer_stopped_past_its_session_is_fenced_when_it_resumes(setup, co
     assert taker.returncode == 0, out
     stalled.send_signal(signal.SIGTERM)
     stalled.wait(30)
-    _verify(setup, workload)
+    verified(setup, workload)
 
 
 def test_sigterm_at_full_speed_finishes_commits_and_exits(setup, consumers):
     workload = Workload(count=100_000, keys=1000)
     produce(setup["backend"], setup["url"], setup["topic"], workload, partitions=4, progress=None)
     proc = consumers.start("first", "--idle-exit", "30", "--drain-timeout", "0.8")
-    _wait_applied(setup, 10_000, timeout=60)
+    wait_applied(setup, 10_000, timeout=60)
     sent = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=30)
@@ -155,7 +96,7 @@ def test_sigterm_at_full_speed_finishes_commits_and_exits(setup, consumers):
     first = json.loads(out.strip().splitlines()[-1])
     second = consumers.start("second", "--idle-exit", "3")
     out, _ = second.communicate(timeout=240)
-    report = _verify(setup, workload)
+    report = verified(setup, workload)
     # What the first applied was committed: the second applied only the rest (no redeliveries
     # are applied twice either way; this shows the first's commit happened before it exited).
     assert first["applied"] + json.loads(out.strip().splitlines()[-1])["applied"] == report["expected"]
