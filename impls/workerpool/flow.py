@@ -1,11 +1,15 @@
 """Backpressure: how much the pool holds, in messages and in bytes, with hysteresis.
 
-The fetcher adds what it fetched, the committer removes what was committed (or dead-lettered).
-Above a high-water mark -- in messages or in bytes, whichever comes first -- the fetcher pauses
-(for Kafka: it pauses its partitions and keeps polling, so that the group membership stays
-alive); it resumes only below the low-water marks. The gap between the marks keeps a pool at
-the limit from pausing and resuming on every message. So what the pool holds stays below the
-high marks plus one fetched batch, however slow the sink.
+The fetcher adds what it fetched. A message counts until it can be committed -- until every
+message fetched before it in its partition is done too (the commit tracker holds it until
+then, impls.workerpool.offsets) -- and its bytes until it is done (applied or dead-lettered:
+the value is dropped then). Counting messages only until they are done would let the tracker
+grow without a bound while one slow key holds a partition's prefix back and everything after
+it completes. Above a high-water mark -- in messages or in bytes, whichever comes first -- the
+fetcher pauses (for Kafka: it pauses its partitions and keeps polling, so that the group
+membership stays alive); it resumes only below the low-water marks. The gap between the marks
+keeps a pool at the limit from pausing and resuming on every message. So what the pool holds
+stays below the high marks plus one fetched batch, however slow the sink.
 """
 
 from __future__ import annotations
@@ -70,7 +74,8 @@ class FlowControl:
             return self._paused
 
     def remove(self, messages: int, nbytes: int) -> None:
-        """Messages leave the pool (committed, dead-lettered, or their partition revoked)."""
+        """Messages leave the pool (committable, or their partition revoked), bytes are released
+        (their messages done); either may be 0."""
         with self._changed:
             self._messages -= messages
             self._bytes -= nbytes

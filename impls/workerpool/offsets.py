@@ -39,8 +39,10 @@ class OffsetTracker:
         redelivery while the first delivery is being worked on)."""
         self.track_all(((partition, offset),))
 
-    def track_all(self, fetched: Iterable[tuple[Hashable, Any]]) -> None:
-        """`track` for each (partition, offset) of a fetched batch, in order, under one lock."""
+    def track_all(self, fetched: Iterable[tuple[Hashable, Any]]) -> int:
+        """`track` for each (partition, offset) of a fetched batch, in order, under one lock;
+        returns how many were tracked (a repeat of one in flight is not)."""
+        tracked = 0
         with self._lock:
             for partition, offset in fetched:
                 queue = self._fetched.get(partition)
@@ -50,15 +52,19 @@ class OffsetTracker:
                 elif queue and queue[-1] == offset:
                     continue
                 queue.append(offset)
+                tracked += 1
+        return tracked
 
     def complete(self, partition: Hashable, offset: Any) -> None:
         """A message's work is done (applied, or dead-lettered): it may be committed once every
         message fetched before it in its partition is done too."""
         self.complete_all(((partition, offset),))
 
-    def complete_all(self, done: Iterable[tuple[Hashable, Any]]) -> None:
-        """`complete` for each (partition, offset) of a finished batch, under one lock."""
+    def complete_all(self, done: Iterable[tuple[Hashable, Any]]) -> int:
+        """`complete` for each (partition, offset) of a finished batch, under one lock; returns
+        how many offsets left the tracker (joined a committable prefix)."""
         touched = set()
+        left = 0
         with self._lock:
             for partition, offset in done:
                 completed = self._completed.get(partition)
@@ -72,8 +78,10 @@ class OffsetTracker:
                 while fetched and fetched[0] in completed:
                     last = fetched.popleft()
                     completed.discard(last)
+                    left += 1
                 if last is not None:
                     self._ready[partition] = last
+        return left
 
     def take_committable(self) -> dict[Hashable, Any]:
         """partition -> the last offset of its completed prefix, for the partitions that advanced
@@ -96,12 +104,14 @@ class OffsetTracker:
                 return len(self._fetched.get(partition, ()))
             return sum(map(len, self._fetched.values()))
 
-    def revoke(self, partition: Hashable) -> None:
-        """The partition went to another consumer: forget it (uncommitted work is redone there)."""
+    def revoke(self, partition: Hashable) -> int:
+        """The partition went to another consumer: forget it (uncommitted work is redone there);
+        returns how many offsets in flight were dropped."""
         with self._lock:
-            self._fetched.pop(partition, None)
+            dropped = self._fetched.pop(partition, ())
             self._completed.pop(partition, None)
             self._ready.pop(partition, None)
+            return len(dropped)
 
     def partitions(self) -> list[Hashable]:
         with self._lock:

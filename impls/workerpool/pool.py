@@ -165,8 +165,8 @@ class WorkerPool:
 
     def _admit(self, messages: list) -> None:
         self.stats.fetched += len(messages)
-        self._tracker.track_all((m.partition, (m.offset, m.sort_key)) for m in messages)
-        if self._flow.add(len(messages), sum(len(m.value) for m in messages)) and not self._paused:
+        tracked = self._tracker.track_all((m.partition, (m.offset, m.sort_key)) for m in messages)
+        if self._flow.add(tracked, sum(len(m.value) for m in messages)) and not self._paused:
             self.log.pause(self.log.assignment())
             self._paused = True
             self.stats.pauses += 1
@@ -204,16 +204,17 @@ class WorkerPool:
                 break
             except LogError:
                 if self._stop.wait(delay):  # stopping: not dead-lettered, not committed -- delivered again
-                    self._flow.remove(len(messages), sum(len(m.value) for m in messages))
+                    self._flow.remove(0, sum(len(m.value) for m in messages))
                     return
                 delay = min(delay * 2, self.config.max_backoff_s)
         result = self._apply_with_retry([Effect(m.partition, m.sort_key, 0, 0, m.key, dead=True) for m in messages])
+        committable = 0
         if result is not None:
             with self._stats_lock:
                 self.stats.dead_lettered += result.dead_lettered
-            self._tracker.complete_all((m.partition, (m.offset, m.sort_key))
-                                       for m in messages if m.partition not in result.fenced)
-        self._flow.remove(len(messages), sum(len(m.value) for m in messages))
+            committable = self._tracker.complete_all((m.partition, (m.offset, m.sort_key))
+                                                     for m in messages if m.partition not in result.fenced)
+        self._flow.remove(committable, sum(len(m.value) for m in messages))
 
     def _commit(self) -> None:
         ready = self._tracker.take_committable()
@@ -259,10 +260,9 @@ class WorkerPool:
     def _forget(self, partition: int) -> None:
         self._epochs.pop(partition, None)
         self.stats.partitions_owned = len(self._epochs)
-        self._tracker.revoke(partition)
+        untracked = self._tracker.revoke(partition)
         dropped = self._lanes.discard(lambda m: m.partition != partition)
-        if dropped:
-            self._flow.remove(len(dropped), sum(len(m.value) for m in dropped))
+        self._flow.remove(untracked, sum(len(m.value) for m in dropped))
 
     def _drain(self) -> None:
         """Stop fetching; let the workers finish what is queued and commit it, within the deadline."""
@@ -305,6 +305,7 @@ class WorkerPool:
             good = batch
             good_effects = [Effect(m.partition, m.sort_key, u, d, m.key) for m, u, d in zip(batch, users, deltas)]
         result = self._apply_with_retry(good_effects) if good_effects else None
+        committable = 0
         if result is not None:
             applied = good
             if result.fenced:
@@ -315,7 +316,7 @@ class WorkerPool:
                 self.stats.applied += result.applied
                 self.stats.redelivered += result.redelivered
                 self.stats.fenced += len(good) - len(applied)
-            self._tracker.complete_all([(m.partition, (m.offset, m.sort_key)) for m in applied])
+            committable = self._tracker.complete_all([(m.partition, (m.offset, m.sort_key)) for m in applied])
             if self._applied is not None:
                 self._applied(applied)
             if self._attempts:  # messages that failed before and went through now
@@ -324,7 +325,7 @@ class WorkerPool:
         elif good:  # the sink stayed away until the pool stopped: not applied, not committed
             self._lanes.done(good)
             return
-        self._flow.remove(len(good), sum(len(m.value) for m in good))
+        self._flow.remove(committable, sum(len(m.value) for m in good))
         for run, failure in failed_runs:
             self._failed(run, failure)
         self._lanes.done(good)

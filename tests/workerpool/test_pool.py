@@ -99,3 +99,22 @@ def _sink_applied(redis_url: str, topic: str, group: str) -> int:
         return RedisSink(client, sink_name(topic, group)).stats().get("applied", 0)
     finally:
         client.close()
+
+
+def test_what_waits_to_be_committed_stays_bounded_too(log_setup):
+    # Poison with a long backoff holds its partition's committable prefix back while every other
+    # key completes: what the commit tracker holds must count against the water marks as well.
+    backend, url, redis_url, topic, group = log_setup
+    workload = Workload(count=20_000, keys=50, poison_rate=0.002)
+    produce(backend, url, topic, workload, partitions=2, progress=None)
+    marks = Watermarks(max_messages=1_000, max_bytes=1 << 30)
+    config = PoolConfig(workers=2, batch=100, fetch_batch=200, marks=marks, idle_exit_s=1.5, max_deliveries=3,
+                        backoff_s=0.2)
+    most = [0]
+
+    def watch(stats, in_flight):
+        most[0] = max(most[0], in_flight)
+
+    consume(backend, url, redis_url, topic, group, IMPL, config, stop=threading.Event(), progress=None, watch=watch)
+    assert verify(backend, url, redis_url, topic, group, workload)["ok"]
+    assert 0 < most[0] <= marks.max_messages + config.fetch_batch
