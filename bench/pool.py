@@ -139,16 +139,22 @@ def consume(backend: str, url: str, redis_url: str, topic: str, group: str, impl
     if progress is not None:  # the line a person (or a recovery measurement) waits for
         progress.write(f"{name}: consuming {topic} in group {group} ({backend}, kernel {impl})\n")
         progress.flush()
-    last = [0.0]
+    last = [time.monotonic(), 0]  # when the last line was written, and what was applied then
 
     def report(stats, in_flight):
         if watch is not None:
             watch(stats, in_flight)
         now = time.monotonic()
         if progress is not None and now - last[0] >= 1.0:
-            last[0] = now
-            progress.write(f"fetched {stats.fetched:,} applied {stats.applied:,} dead {stats.dead_lettered:,} "
-                           f"in flight {in_flight:,} partitions {stats.partitions_owned}\n")
+            rate = (stats.applied - last[1]) / (now - last[0])
+            last[:] = now, stats.applied
+            try:
+                lag = f"{consumer.lag():,}"  # on the fetcher thread: a broker or server round trip a second
+            except log.LogError:
+                lag = "?"
+            progress.write(f"fetched {stats.fetched:,} applied {stats.applied:,} ({rate:,.0f} msg/s) "
+                           f"dead {stats.dead_lettered:,} in flight {in_flight:,} lag {lag} "
+                           f"partitions {stats.partitions_owned}\n")
 
     sink = RedisSink(client, sink_name(topic, group))
     pool = WorkerPool(consumer, sink if sink_wrapper is None else sink_wrapper(sink), kernel, config,
