@@ -190,6 +190,12 @@ def cmd_pool_verify(args, parser) -> int:
     return pool.print_verdict(pool.verify(args.backend, url, redis_url, args.topic, args.group, _workload(args)))
 
 
+def cmd_serve(args, parser) -> int:
+    from bench.service import server
+
+    return server.serve(args)
+
+
 def cmd_list(args, parser) -> int:
     for family in _families(parser, args.family):
         print(f"{family}")
@@ -301,6 +307,16 @@ def build_parser() -> argparse.ArgumentParser:
     log_args(q, workload=True, sink=True)
     q.add_argument("--group", required=True)
     q.set_defaults(func=cmd_pool_verify)
+
+    p = sub.add_parser("serve", help="the order gateway (REST and gRPC) on 127.0.0.1, until Ctrl-C or SIGTERM",
+                       description="Every order through every hot path: decode (serial), per-client rate limit "
+                                   "(ratelimit), Idempotency-Key (Redis), route by the ring (hashring), append to "
+                                   "the worker pool's log. Starts embedded Redis and log servers unless given "
+                                   "URLs; prints one JSON 'ready' line with its addresses.")
+    from bench.service.server import add_arguments as serve_arguments
+
+    serve_arguments(p)
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("list", help="families, implementations (and why any is unavailable) and cases")
     p.add_argument("--family", action="append", metavar="F")

@@ -1,0 +1,136 @@
+"""Appends that return once the log has stored the order: the gateway answers 201 only then,
+so no accepted order is missing from the log.
+
+The worker pool's producers (impls.workerpool.log) are made for throughput: they buffer and
+report only failures at `flush()`. A request needs its own message's outcome, so the
+gateway keeps one client per log with a completion per message:
+
+* `KafkaAppender` -- a librdkafka producer with a delivery report per message. A thread polls
+  the producer and hands each poll's reports to the event loop in one call (one wake-up per
+  poll, not per message). `message.timeout.ms` bounds a delivery: a broker that is down fails
+  the message (-> 503) within `timeout_s`, and librdkafka reconnects by itself when it returns.
+  Not idempotent (as the pool's dead-letter producer: the embedded broker answers idempotent
+  producers with long tails); retries may then store a message twice -- the pool's sink dedupes
+  by log position, not by order, so a duplicate would be applied: the timeout is kept well above
+  the broker's round trip so that retries are rare, and the gateway's idempotency keys stop
+  client retries from adding more.
+* `RedisAppender` -- XADD to the partition's stream (`<topic>:p<i>`, as the pool reads it)
+  over redis.asyncio; the socket timeout bounds it, and redis-py reconnects on the next call.
+
+Both write to an explicit partition: the gateway routes by the hash ring, not by the
+producers' jump hash, so a key's orders stay in one partition (in order) either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import redis.asyncio as aioredis
+from confluent_kafka import KafkaError
+from confluent_kafka import Producer as _RdProducer
+
+from impls.workerpool import log
+from impls.workerpool.log_redis_topic import stream_key
+
+
+class LogUnavailable(RuntimeError):
+    """The log did not store the message within the timeout (down, unreachable, refused)."""
+
+
+def ensure_topic(backend: str, url: str, topic: str, partitions: int) -> None:
+    """Create `topic` with `partitions` partitions unless it exists with that many."""
+    module = log.backend_module(backend)
+    try:
+        if backend == "kafka":
+            actual = module.topic_partitions(url, topic)
+        else:
+            from impls.ratelimit.redis import connect
+            client = connect(url, 2.0)
+            try:
+                actual = module.topic_partitions(client, topic)
+            finally:
+                client.close()
+    except log.TopicNotFound:
+        log.create_topic(backend, url, topic, partitions)
+        return
+    if actual != partitions:
+        raise ValueError(f"topic {topic!r} exists with {actual} partitions, not {partitions}")
+
+
+class KafkaAppender:
+    def __init__(self, bootstrap: str, topic: str, timeout_s: float):
+        self.topic = topic
+        self._producer = _RdProducer({
+            "bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": False, "linger.ms": 1,
+            "message.timeout.ms": int(timeout_s * 1000), "socket.timeout.ms": max(10, int(timeout_s * 1000)),
+            "queue.buffering.max.messages": 100_000, "log_level": 3})
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reports: list = []
+        self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll, name="kafka-appender-poll", daemon=True)
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._poller.start()
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self._producer.poll(0.05)
+            if self._reports:
+                reports, self._reports = self._reports, []
+                self._loop.call_soon_threadsafe(_settle_all, reports)
+
+    async def append(self, partition: int, key: bytes, value: bytes) -> None:
+        future = self._loop.create_future()
+
+        def delivered(error: KafkaError | None, _message) -> None:  # on the poll thread, inside poll()
+            self._reports.append((future, error))
+
+        try:
+            self._producer.produce(self.topic, value, key, partition, on_delivery=delivered)
+        except BufferError:
+            raise LogUnavailable("the log's send queue is full") from None
+        error = await future
+        if error is not None:
+            raise LogUnavailable(f"the log did not store the order: {error.str()}")
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._producer.flush, 5.0)
+        self._stop.set()
+        if self._poller.is_alive():
+            await asyncio.to_thread(self._poller.join, 1.0)
+        self._producer.purge()
+
+
+def _settle_all(reports: list) -> None:
+    for future, error in reports:
+        if not future.done():  # a request cancelled meanwhile (client gone) has no one to tell
+            future.set_result(error)
+
+
+class RedisAppender:
+    def __init__(self, url: str, topic: str, partitions: int, timeout_s: float):
+        self.topic = topic
+        self._streams = [stream_key(topic, p) for p in range(partitions)]
+        self._client = aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+
+    async def start(self) -> None:
+        pass
+
+    async def append(self, partition: int, key: bytes, value: bytes) -> None:
+        try:
+            await self._client.xadd(self._streams[partition], {"key": key, "value": value})
+        except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as exc:
+            raise LogUnavailable(f"the log did not store the order: {exc}") from exc
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def open_appender(backend: str, url: str, topic: str, partitions: int, timeout_s: float):
+    if backend == "kafka":
+        return KafkaAppender(url, topic, timeout_s)
+    if backend == "redis":
+        return RedisAppender(url, topic, partitions, timeout_s)
+    raise ValueError(f"backend must be kafka or redis, got {backend!r}")
