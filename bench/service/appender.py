@@ -7,7 +7,7 @@ gateway keeps one client per log with a completion per message:
 
 * `KafkaAppender` -- a librdkafka producer with a delivery report per message. A thread polls
   the producer and hands each poll's reports to the event loop in one call (one wake-up per
-  poll, not per message). `message.timeout.ms` bounds a delivery: a broker that is down fails
+  poll, not per message; polling from a timer on the loop instead cost twice the CPU). `message.timeout.ms` bounds a delivery: a broker that is down fails
   the message (-> 503) within `timeout_s`, and librdkafka reconnects by itself when it returns.
   Not idempotent (as the pool's dead-letter producer: the embedded broker answers idempotent
   producers with long tails); retries may then store a message twice -- the pool's sink dedupes
@@ -15,7 +15,7 @@ gateway keeps one client per log with a completion per message:
   the broker's round trip so that retries are rare, and the gateway's idempotency keys stop
   client retries from adding more.
 * `RedisAppender` -- XADD to the partition's stream (`<topic>:p<i>`, as the pool reads it)
-  over redis.asyncio; the socket timeout bounds it, and redis-py reconnects on the next call.
+  over a RedisPipe (redis_pipe.py): its deadline bounds it, and it reconnects on the next call.
 
 Both write to an explicit partition: the gateway routes by the hash ring, not by the
 producers' jump hash, so a key's orders stay in one partition (in order) either way.
@@ -26,10 +26,10 @@ from __future__ import annotations
 import asyncio
 import threading
 
-import redis.asyncio as aioredis
 from confluent_kafka import KafkaError
 from confluent_kafka import Producer as _RdProducer
 
+from bench.service.redis_pipe import RedisPipe, RedisUnavailable
 from impls.workerpool import log
 from impls.workerpool.log_redis_topic import stream_key
 
@@ -95,6 +95,34 @@ class KafkaAppender:
         if error is not None:
             raise LogUnavailable(f"the log did not store the order: {error.str()}")
 
+    async def append_many(self, messages: list[tuple[int, bytes, bytes]]) -> list[str | None]:
+        """Append (partition, key, value) messages; the error of each (None: stored), once every
+        one has its delivery report."""
+        errors: list[str | None] = [None] * len(messages)
+        if not messages:
+            return errors
+        done = self._loop.create_future()
+        left = [len(messages)]
+
+        def delivered_at(i: int):
+            def delivered(error: KafkaError | None, _message) -> None:  # on the poll thread
+                if error is not None:
+                    errors[i] = error.str()
+                left[0] -= 1
+                if not left[0]:
+                    self._reports.append((done, None))
+            return delivered
+
+        for i, (partition, key, value) in enumerate(messages):
+            try:
+                self._producer.produce(self.topic, value, key, partition, on_delivery=delivered_at(i))
+            except BufferError:
+                errors[i] = "the log's send queue is full"
+                left[0] -= 1
+        if left[0]:
+            await done
+        return errors
+
     async def close(self) -> None:
         await asyncio.to_thread(self._producer.flush, 5.0)
         self._stop.set()
@@ -113,19 +141,29 @@ class RedisAppender:
     def __init__(self, url: str, topic: str, partitions: int, timeout_s: float):
         self.topic = topic
         self._streams = [stream_key(topic, p) for p in range(partitions)]
-        self._client = aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        self._redis = RedisPipe(url, timeout_s)
 
     async def start(self) -> None:
         pass
 
+    def stream(self, partition: int) -> str:
+        return self._streams[partition]
+
     async def append(self, partition: int, key: bytes, value: bytes) -> None:
         try:
-            await self._client.xadd(self._streams[partition], {"key": key, "value": value})
-        except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as exc:
+            await self._redis.call("XADD", self._streams[partition], "*", "key", key, "value", value)
+        except RedisUnavailable as exc:
             raise LogUnavailable(f"the log did not store the order: {exc}") from exc
 
+    async def append_many(self, messages: list[tuple[int, bytes, bytes]]) -> list[str | None]:
+        """Append (partition, key, value) messages, pipelined; the error of each (None: stored)."""
+        calls = [self._redis.call("XADD", self._streams[p], "*", "key", key, "value", value)
+                 for p, key, value in messages]
+        replies = await asyncio.gather(*calls, return_exceptions=True)
+        return [f"the log did not store the order: {r}" if isinstance(r, BaseException) else None for r in replies]
+
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._redis.close()
 
 
 def open_appender(backend: str, url: str, topic: str, partitions: int, timeout_s: float):

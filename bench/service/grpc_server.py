@@ -101,8 +101,8 @@ class Handlers:
 
     async def submit_many(self, raws: list[bytes], key: str | None) -> bytes:
         checked = [_order(raw, self.gateway, self.limit, f"order[{i}]: ") for i, raw in enumerate(raws)]
-        keys = [None] * len(checked) if key is None else [f"{key}/{i}" for i in range(len(checked))]
-        outcomes = await asyncio.gather(*(self.gateway.submit(o, k) for o, k in zip(checked, keys)))
+        keys = None if key is None else [f"{key}/{i}" for i in range(len(checked))]
+        outcomes = await self.gateway.submit_many(checked, None if key is None else keys)
         acks = [_stream_ack(o, outcome) for o, outcome in zip(checked, outcomes)]
         accepted = sum(1 for outcome in outcomes if outcome.status == 201)
         return order_pb2.Acks(acks=acks, accepted=accepted).SerializeToString()
