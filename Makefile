@@ -11,6 +11,8 @@ FAMILY ?=
 OUT    ?= reports/latest
 # `make profile FAMILY=hashring` -> --family hashring; no FAMILY means every family.
 FAMILY_ARGS := $(if $(FAMILY),--family $(FAMILY),)
+# `make load WORKERS=4` runs Locust distributed: a master and 4 workers.
+WORKERS ?=
 
 # Reinstall (and so rebuild the extensions) whenever the build inputs change.
 $(STAMP): pyproject.toml setup.py $(wildcard native/*.pyx native/*.pxd native/*.pxi native/*.h)
@@ -30,7 +32,7 @@ $(NUMBA_STAMP): $(wildcard impls/*/nb*.py) | $(STAMP)
 	find impls -name '*.nbi' -delete -o -name '*.nbc' -delete
 	touch $(NUMBA_STAMP)
 
-.PHONY: help install test bench bench-quick bench-pytest asv profile mem readme clean
+.PHONY: help install test bench bench-quick bench-pytest asv profile mem load load-ui readme clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -61,6 +63,12 @@ profile: $(STAMP) $(NUMBA_STAMP) ## pyinstrument HTML per tier -> reports/latest
 
 mem: $(STAMP) $(NUMBA_STAMP) ## memray per tier, each in its own process -> reports/latest/memray/ + results.json (FAMILY=...)
 	$(PY) -m bench mem $(FAMILY_ARGS) --out $(OUT)
+
+load: $(STAMP) $(NUMBA_STAMP) ## Locust vs the gateway, every tier and transport (~7 min) -> results.json + load/ (WORKERS=n)
+	$(PY) -m bench load --out $(OUT) $(if $(WORKERS),--workers $(WORKERS),)
+
+load-ui: $(STAMP) $(NUMBA_STAMP) ## the gateway and Locust's web UI on http://127.0.0.1:8089 until Ctrl-C (WORKERS=n)
+	$(PY) -m bench load --ui --out $(OUT) $(if $(WORKERS),--workers $(WORKERS),)
 
 readme: $(STAMP) ## regenerate README's results table from reports/latest/results.json
 	$(PY) -m bench readme --results $(OUT)/results.json

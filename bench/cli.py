@@ -196,6 +196,22 @@ def cmd_serve(args, parser) -> int:
     return server.serve(args)
 
 
+def cmd_load(args, parser) -> int:
+    from bench import load
+
+    settings = load.Settings(out=args.out, users=args.users, offered_rps=args.rate, workers=args.workers,
+                             backend=args.backend,
+                             duration_s=args.duration or (load.QUICK_DURATION_S if args.quick else load.DURATION_S),
+                             warmup_s=args.warmup or (load.QUICK_WARMUP_S if args.quick else load.WARMUP_S))
+    if args.ui:
+        tier = (args.impl or [registry.preferred("serial")])[0]
+        return load.ui(settings, tier)
+    try:
+        return load.main(settings, args.impl, args.quick)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
 def cmd_list(args, parser) -> int:
     for family in _families(parser, args.family):
         print(f"{family}")
@@ -317,6 +333,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve_arguments(p)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("load", help="the gateway under Locust: CPU per request, latency and req/s per tier and "
+                                    "transport beside their floors -> OUT/results.json, OUT/load/",
+                       description="For each service configuration (every tier over REST JSON and msgpack and "
+                                   "gRPC Submit and SubmitMany; the floors REST /ping and gRPC Echo; the peers "
+                                   "granian and grpc's sync server) starts `bench serve` pinned to one CPU and "
+                                   "Locust pinned to the others, warms up, runs Locust headless at a fixed offered "
+                                   "load and reads the service's and backends' CPU time and request counters "
+                                   "around the run. Merges the figures (family 'service') into OUT/results.json; "
+                                   "Locust's CSV and HTML go to OUT/load/.")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    p.add_argument("--impl", action="append", metavar="TIER",
+                   help="a tier to measure (repeatable; default every tier; --ui: the one tier served)")
+    p.add_argument("--quick", action="store_true", help="REST JSON and gRPC Submit per tier and the floors, "
+                                                        "short runs, no peers (under 2 minutes)")
+    from bench import load
+
+    p.add_argument("--users", type=int, default=load.USERS, help=f"Locust users (default {load.USERS})")
+    p.add_argument("--rate", type=float, default=load.OFFERED_RPS,
+                   help=f"orders/s offered in every run (default {load.OFFERED_RPS:g})")
+    p.add_argument("--duration", type=float, help="seconds of each measured run (default 15; --quick 5)")
+    p.add_argument("--warmup", type=float, help="seconds of the warm-up run before each (default 3; --quick 2)")
+    p.add_argument("--workers", type=int, default=0, help="run Locust distributed: a master and N workers")
+    p.add_argument("--backend", choices=("kafka", "redis"), default="kafka", help="the service's log (default kafka)")
+    p.add_argument("--ui", action="store_true", help="start the service and Locust's web UI on "
+                                                     "http://127.0.0.1:8089 and run until Ctrl-C")
+    p.set_defaults(func=cmd_load)
 
     p = sub.add_parser("list", help="families, implementations (and why any is unavailable) and cases")
     p.add_argument("--family", action="append", metavar="F")

@@ -8,7 +8,7 @@ Backends (the Redis limiter) have columns of their own, after the tiers.
 
 from __future__ import annotations
 
-from bench import lineup, results, targets
+from bench import lineup, results, service_report, targets
 from bench.cases import cases
 from bench.formatting import fmt_record, params_text
 
@@ -34,8 +34,8 @@ def rows(doc: dict, families: list[str] | None = None) -> list[tuple[str, list[s
     """(family, header, rows) per family."""
     tables = []
     for family, cells in results.cells(doc).items():
-        if families and family not in families:
-            continue
+        if families and family not in families or family == service_report.FAMILY:
+            continue  # the service's load runs have a table of their own (service_report)
         impls = _impl_order({i for by_impl in cells.values() for i in by_impl}, family)
         versus = _versus_by_case(family)
         header = ["case", "params", "metric"] + impls + ["best tier vs best peer"]
@@ -86,6 +86,8 @@ def markdown(doc: dict, families: list[str] | None = None) -> str:
         parts.append("|" + "---|" * len(header))
         parts += ["| " + " | ".join(line) + " |" for line in body]
         parts.append("")
+    if not families or service_report.FAMILY in families:
+        parts.append(service_report.markdown(doc))
     return "\n".join(parts)
 
 

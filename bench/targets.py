@@ -38,6 +38,12 @@ class Target:
     #: fraction) of it either way
     against_params: dict | None = None
     within: float | None = None
+    #: a ratio to another case's figure (the same implementation unless `ratio_impl`), at these
+    #: parameters changed (a service's /orders against its /ping floor): at most `max_ratio`
+    ratio_case: str | None = None
+    ratio_params: dict | None = None
+    ratio_impl: str | None = None
+    max_ratio: float | None = None
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,16 @@ def evaluate(doc: dict, family: str) -> list[Verdict]:
                 met = chosen["value"] <= target.at_most
             if target.at_least is not None:
                 met = chosen["value"] >= target.at_least
-            if target.against_params is not None:
+            if target.ratio_case is not None:
+                other_params = {**params, **(target.ratio_params or {})}
+                row = cells.get((target.ratio_case, json.dumps(other_params, sort_keys=True), metric), {})
+                other = row.get(target.ratio_impl or chosen["impl"])
+                if other is None or not other["value"]:
+                    continue
+                ratio = chosen["value"] / other["value"]
+                shown += f", {ratio:.2f}× {target.ratio_case} ({fmt_record(other)})"
+                met = met and ratio <= target.max_ratio
+            elif target.against_params is not None:
                 other_params = {**params, **target.against_params}
                 other = cells.get((case, json.dumps(other_params, sort_keys=True), metric), {}).get(chosen["impl"])
                 if other is None:

@@ -129,6 +129,9 @@ class KafkaAppender:
         if self._poller.is_alive():
             await asyncio.to_thread(self._poller.join, 1.0)
         self._producer.purge()
+        # Close the broker connections now: the embedded broker holds off SIGTERM while a
+        # client is connected, so a producer left to the garbage collector delayed its stop.
+        self._producer.close()
 
 
 def _settle_all(reports: list) -> None:

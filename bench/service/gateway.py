@@ -112,7 +112,7 @@ class Gateway:
         if not await self._admit(user):
             return self._limited(user)
         encode = self.serial.encode_order
-        fp = None if key is None else fingerprint(encode(order))
+        fp = None if key is None else fingerprint(order)
         if not order["ts_ns"]:
             order["ts_ns"] = time.time_ns()
         partition = self.partition_for(user)
@@ -169,7 +169,7 @@ class Gateway:
             if not admitted[i]:
                 outcomes[i] = self._limited(user)
                 continue
-            fp = None if keys is None else fingerprint(encode(order))
+            fp = None if keys is None else fingerprint(order)
             if not order["ts_ns"]:
                 order["ts_ns"] = time.time_ns()
             partition = self.partition_for(user)

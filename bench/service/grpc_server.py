@@ -182,6 +182,7 @@ class SyncService:
             return future.result(self.timeout)
         except _Refused as refused:
             code = _CODES[refused.status].name
+            context.set_trailing_metadata(refused.trailers())
             context.abort(_CODES[refused.status], refused.message)  # raises
         finally:
             metrics.observe("grpc", route, code, time.perf_counter() - start)

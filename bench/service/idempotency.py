@@ -15,8 +15,8 @@ process of the gateway.
   key, and a failure after it (503) releases it, so a retry goes through.
 
 Keys are stored under ``lab:idem:<key>`` as a hash {fp, answer}. The fingerprint is a digest
-of the order as received, encoded as the log stores it (before the gateway stamps a missing
-ts_ns): the same order sent as JSON, msgpack or protobuf is the same payload.
+of the order as decoded (before the gateway stamps a missing ts_ns): the same order sent as
+JSON, msgpack or protobuf is the same payload.
 
 When the log is a Redis stream on the same server, `claim_and_append` does all three steps
 in one script: then a key is answered exactly when its order is in the log, even if the
@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import hashlib
 from enum import Enum
+
+import orjson
 
 PREFIX = "lab:idem:"
 MAX_KEY_LENGTH = 255
@@ -120,8 +122,12 @@ def check_key(key: str) -> str:
     return key
 
 
-def fingerprint(encoded_order: bytes) -> bytes:
-    return hashlib.blake2b(encoded_order, digest_size=16).digest()
+def fingerprint(order: dict) -> bytes:
+    """A digest of the decoded order (before the gateway stamps ts_ns). Every tier decodes to
+    the same dict (the differential tests hold them to it), so it does not depend on the tier
+    or the wire format; orjson with sorted keys makes it one C call, where the tier's encoder
+    would be a second encode per order (on the Numba tier, ~40 us for one dict)."""
+    return hashlib.blake2b(orjson.dumps(order, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
 
 
 class Idempotency:

@@ -80,6 +80,30 @@ async def _wait_for_signal() -> None:
     await stop.wait()
 
 
+class _Uvicorn:
+    """uvicorn.Server whose serve() does not re-raise the SIGTERM or SIGINT it caught once it
+    has shut down: re-raised, it reached the backends' handlers (bench.backends.process), which
+    stop the embedded servers and end the process before the gateway closed its clients."""
+
+    @staticmethod
+    def server(config):
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self):
+                loop = asyncio.get_running_loop()
+                for number in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(number, self.handle_exit, number, None)
+                try:
+                    yield
+                finally:
+                    for number in (signal.SIGINT, signal.SIGTERM):
+                        loop.remove_signal_handler(number)
+
+        return Server(config)
+
+
 async def serve_uvicorn(config: GatewayConfig, http_port: int, grpc_port: int, grpc_server: str,
                         backend_pids: list[int]) -> None:
     import uvicorn
@@ -93,7 +117,7 @@ async def serve_uvicorn(config: GatewayConfig, http_port: int, grpc_port: int, g
     grpc_handle = None
     try:
         sock = _listen(http_port)
-        server = uvicorn.Server(uvicorn.Config(create_app(config, gateway), loop="none", http="httptools",
+        server = _Uvicorn.server(uvicorn.Config(create_app(config, gateway), loop="none", http="httptools",
                                                lifespan="on", access_log=False, log_level="warning",
                                                timeout_graceful_shutdown=3))
         bound_grpc = None
