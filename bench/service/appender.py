@@ -24,18 +24,26 @@ producers' jump hash, so a key's orders stay in one partition (in order) either 
 from __future__ import annotations
 
 import asyncio
+import collections
 import threading
+import time
 
 from confluent_kafka import KafkaError
 from confluent_kafka import Producer as _RdProducer
 
-from bench.service.redis_pipe import RedisPipe, RedisUnavailable
+from bench.service.redis_pipe import RedisNotSent, RedisPipe, RedisUnavailable
 from impls.workerpool import log
 from impls.workerpool.log_redis_topic import stream_key
 
 
 class LogUnavailable(RuntimeError):
-    """The log did not store the message within the timeout (down, unreachable, refused)."""
+    """The log did not confirm the message within the timeout (down, unreachable, refused).
+    `maybe_stored`: it may still be stored (sent, then timed out: a stalled server that resumes,
+    a broker that answers late), so its idempotency key must not be freed for a retry."""
+
+    def __init__(self, message: str, maybe_stored: bool = True):
+        super().__init__(message)
+        self.maybe_stored = maybe_stored
 
 
 def ensure_topic(backend: str, url: str, topic: str, partitions: int) -> None:
@@ -65,8 +73,13 @@ class KafkaAppender:
             "bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": False, "linger.ms": 1,
             "message.timeout.ms": int(timeout_s * 1000), "socket.timeout.ms": max(10, int(timeout_s * 1000)),
             "queue.buffering.max.messages": 100_000, "log_level": 3})
+        self._timeout = timeout_s
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reports: list = []
+        # librdkafka looks at message timeouts about once a second: a deadline of our own answers
+        # within timeout_s (a message that times out here may still be stored later).
+        self._deadlines: collections.deque = collections.deque()  # (deadline, future), in send order
+        self._watchdog: asyncio.TimerHandle | None = None
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="kafka-appender-poll", daemon=True)
 
@@ -81,6 +94,22 @@ class KafkaAppender:
                 reports, self._reports = self._reports, []
                 self._loop.call_soon_threadsafe(_settle_all, reports)
 
+    def _expect(self, future: asyncio.Future) -> None:
+        """Give `future` a deadline: TIMED_OUT is its result if no report came by then."""
+        self._deadlines.append((time.monotonic() + self._timeout, future))
+        if self._watchdog is None:
+            self._watchdog = self._loop.call_later(self._timeout, self._check_deadlines)
+
+    def _check_deadlines(self) -> None:
+        self._watchdog = None
+        now, deadlines = time.monotonic(), self._deadlines
+        while deadlines and (deadlines[0][1].done() or deadlines[0][0] <= now):
+            _, future = deadlines.popleft()
+            if not future.done():
+                future.set_result(TIMED_OUT)
+        if deadlines:
+            self._watchdog = self._loop.call_later(max(0.0, deadlines[0][0] - now), self._check_deadlines)
+
     async def append(self, partition: int, key: bytes, value: bytes) -> None:
         future = self._loop.create_future()
 
@@ -90,15 +119,19 @@ class KafkaAppender:
         try:
             self._producer.produce(self.topic, value, key, partition, on_delivery=delivered)
         except BufferError:
-            raise LogUnavailable("the log's send queue is full") from None
+            raise LogUnavailable("the log's send queue is full", maybe_stored=False) from None
+        self._expect(future)
         error = await future
+        if error is TIMED_OUT:
+            raise LogUnavailable(f"the log did not confirm the order within {self._timeout} s")
         if error is not None:
             raise LogUnavailable(f"the log did not store the order: {error.str()}")
 
-    async def append_many(self, messages: list[tuple[int, bytes, bytes]]) -> list[str | None]:
+    async def append_many(self, messages: list[tuple[int, bytes, bytes]]) -> list[LogUnavailable | None]:
         """Append (partition, key, value) messages; the error of each (None: stored), once every
-        one has its delivery report."""
-        errors: list[str | None] = [None] * len(messages)
+        one has its delivery report or the deadline passed."""
+        errors: list[LogUnavailable | None] = [None] * len(messages)
+        reported = [False] * len(messages)
         if not messages:
             return errors
         done = self._loop.create_future()
@@ -107,7 +140,8 @@ class KafkaAppender:
         def delivered_at(i: int):
             def delivered(error: KafkaError | None, _message) -> None:  # on the poll thread
                 if error is not None:
-                    errors[i] = error.str()
+                    errors[i] = LogUnavailable(f"the log did not store the order: {error.str()}")
+                reported[i] = True
                 left[0] -= 1
                 if not left[0]:
                     self._reports.append((done, None))
@@ -117,10 +151,15 @@ class KafkaAppender:
             try:
                 self._producer.produce(self.topic, value, key, partition, on_delivery=delivered_at(i))
             except BufferError:
-                errors[i] = "the log's send queue is full"
+                errors[i] = LogUnavailable("the log's send queue is full", maybe_stored=False)
+                reported[i] = True
                 left[0] -= 1
         if left[0]:
+            self._expect(done)
             await done
+        for i, was_reported in enumerate(reported):
+            if not was_reported:  # the deadline passed first
+                errors[i] = LogUnavailable(f"the log did not confirm the order within {self._timeout} s")
         return errors
 
     async def close(self) -> None:
@@ -132,6 +171,10 @@ class KafkaAppender:
         # Close the broker connections now: the embedded broker holds off SIGTERM while a
         # client is connected, so a producer left to the garbage collector delayed its stop.
         self._producer.close()
+
+
+#: The result of an append whose deadline passed before its delivery report.
+TIMED_OUT = object()
 
 
 def _settle_all(reports: list) -> None:
@@ -156,14 +199,17 @@ class RedisAppender:
         try:
             await self._redis.call("XADD", self._streams[partition], "*", "key", key, "value", value)
         except RedisUnavailable as exc:
-            raise LogUnavailable(f"the log did not store the order: {exc}") from exc
+            raise LogUnavailable(f"the log did not store the order: {exc}",
+                                 maybe_stored=not isinstance(exc, RedisNotSent)) from exc
 
-    async def append_many(self, messages: list[tuple[int, bytes, bytes]]) -> list[str | None]:
+    async def append_many(self, messages: list[tuple[int, bytes, bytes]]) -> list[LogUnavailable | None]:
         """Append (partition, key, value) messages, pipelined; the error of each (None: stored)."""
-        calls = [self._redis.call("XADD", self._streams[p], "*", "key", key, "value", value)
-                 for p, key, value in messages]
+        calls = [self.append(p, key, value) for p, key, value in messages]
         replies = await asyncio.gather(*calls, return_exceptions=True)
-        return [f"the log did not store the order: {r}" if isinstance(r, BaseException) else None for r in replies]
+        for reply in replies:
+            if isinstance(reply, BaseException) and not isinstance(reply, LogUnavailable):
+                raise reply
+        return list(replies)
 
     async def close(self) -> None:
         await self._redis.close()

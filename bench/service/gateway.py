@@ -138,8 +138,10 @@ class Gateway:
         try:
             await self._appender.append(partition, message_key, value)
         except LogUnavailable as exc:
-            if fp is not None:
+            if fp is not None and not exc.maybe_stored:
                 await self._release(key, fp)
+            # else the key stays claimed: a retry gets 409 until the in-flight TTL, never a
+            # second copy of an order the log may still store
             raise _Unavailable(str(exc)) from exc
         # (Cancelled -- the client went away -- the order may or may not be stored: the claim is
         # kept, and frees itself after the in-flight TTL.)
@@ -192,8 +194,8 @@ class Gateway:
                 metrics.appended(partition)
                 stored.append(i)
             else:
-                outcomes[i] = _error(503, error)
-                if fp is not None:
+                outcomes[i] = _error(503, str(error))
+                if fp is not None and not error.maybe_stored:
                     await self._release(keys[i], fp)
         if keys is not None:
             self._idempotency.complete_many([keys[i] for i in stored], [ready[i][0] for i in stored],

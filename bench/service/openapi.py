@@ -13,6 +13,13 @@ from bench.service.idempotency import MAX_KEY_LENGTH
 from bench.service.orders import MAX_SYMBOL, MAX_TAGS
 
 INT64_MAX = 2**63 - 1
+#: An Idempotency-Key as bench.service.idempotency.check_key takes it: 1 to 255 printable ASCII
+#: characters, bare or as an sf-string (in double quotes, which are not part of the key). A
+#: bare key neither starts nor ends with a space (HTTP strips those from a header value), nor
+#: both starts and ends with a quote (that is the quoted form).
+KEY_PATTERN = ("^(?:\"[\\x20-\\x7e]{1,255}\""
+               "|[\\x21\\x23-\\x7e](?:[\\x20-\\x7e]{0,253}[\\x21-\\x7e])?"
+               "|\"(?:[\\x20-\\x7e]{0,253}[\\x21\\x23-\\x7e])?)$")
 
 _ORDER = {
     "type": "object",
@@ -71,8 +78,8 @@ def document(impl: str) -> dict:
                                    "payload returns the first answer (Idempotent-Replayed: true) and has no second "
                                    "effect; another payload -> 422; while the first is in flight -> 409. Keys "
                                    "expire 24 h after their request completed.",
-                    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH,
-                               "pattern": "^[\\x20-\\x7e]+$"}}],
+                    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH + 2,
+                               "pattern": KEY_PATTERN}}],
                 "requestBody": {"required": True, "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/Order"}},
                     "application/msgpack": {"schema": {"$ref": "#/components/schemas/Order"}}}},

@@ -1,10 +1,13 @@
 """An order from the bytes a client sent: decoded, checked, or a BadRequest that names the field.
 
 The three wire formats meet one set of rules. msgpack and protobuf are decoded by the chosen
-tier of the serial family (so `--impl` moves the decode too); JSON by orjson, whose numbers
-are then typed as the schema says (JSON has one number type: an integral price is a float)
-and checked by the serial family's `check_order`. Then the gateway's own rules, the same for
-every format: id, user_id, qty positive; symbol of 1 to 32 characters; at most 64 tags; side BUY or SELL; price positive
+tier of the serial family (so `--impl` moves the decode too); JSON by orjson, and then checked
+by the serial family's `check_order`. Numbers are typed as the document (openapi.py) says, in
+JSON Schema's terms, where 10 and 10.0 are one number: an integral price is a float, and an
+integral float in an integer field is that integer -- in JSON, and in msgpack too (an order
+the tier's decoder refuses only for such a number is retyped and checked the JSON way, off
+the fast path). Then the gateway's own rules, the same for every format: id, user_id, qty
+positive; symbol of 1 to 32 characters; at most 64 tags; side BUY or SELL; price positive
 and finite. protobuf cannot tell a missing field from its zero value, so there a missing field
 fails its value rule ("qty must be positive") where JSON and msgpack say "qty is required".
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 import math
 from types import ModuleType
 
+import msgpack
 import orjson
 
 from impls.serial.contract import check_order
@@ -24,6 +28,9 @@ REQUIRED = ("id", "user_id", "symbol", "side", "price", "qty")
 SIDES = ("BUY", "SELL")
 MAX_SYMBOL = 32
 MAX_TAGS = 64
+#: Integer fields, where JSON Schema takes an integral float (10.0) as the integer (10).
+_INTEGERS = ("id", "user_id", "qty", "ts_ns")
+_TWO_63 = 2.0**63
 #: Words that start a serial error message and name the field it is about.
 _FIELDS = ("id", "user_id", "symbol", "side", "price", "qty", "ts_ns", "tags", "meta")
 
@@ -91,22 +98,59 @@ def from_json(body: bytes) -> dict:
         raise BadRequest(f"malformed JSON: {exc}") from None
     if not isinstance(order, dict):
         raise BadRequest(f"an order is a JSON object, got {type(order).__name__}")
+    _retype_numbers(order)
+    return check_rules(_with_defaults(_checked(order)))
+
+
+def _retype_numbers(order: dict) -> int:
+    """JSON Schema's numbers as the schema types them, in place: an integral price is a float
+    (10 -> 10.0), an integral float in an integer field an int (10.0 -> 10; below 2**63 in
+    magnitude). How many changed."""
+    changed = 0
     price = order.get("price")
-    if type(price) is int:  # JSON has one number type: 10 is the price 10.0
+    if type(price) is int:
         order["price"] = float(price)
+        changed += 1
+    meta = order.get("meta")
+    for where, names in ((order, _INTEGERS), (meta if isinstance(meta, dict) else {}, ("flags",))):
+        for name in names:
+            value = where.get(name)
+            # |value| < 2**63 only: orjson reads an integer beyond 64 bits as a float, and
+            # -2**63 - 1 would round to -2**63, in range (a float that big is no count anyway).
+            if type(value) is float and value.is_integer() and abs(value) < _TWO_63:
+                where[name] = int(value)
+                changed += 1
+    return changed
+
+
+def _checked(order: dict) -> dict:
     try:
-        order = check_order(order)
+        return check_order(order)
     except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
         raise BadRequest(str(exc), _field_of(str(exc))) from None
-    return check_rules(_with_defaults(order))
 
 
 def from_msgpack(body: bytes, serial: ModuleType) -> dict:
     try:
         order = serial.unpack_order(body)
     except DecodeError as exc:
-        raise BadRequest(f"malformed msgpack: {exc}", _field_of(str(exc))) from None
+        order = _retyped_msgpack(body)
+        if order is None:
+            raise BadRequest(f"malformed msgpack: {exc}", _field_of(str(exc))) from None
+        order = _checked(order)
     return check_rules(_with_defaults(order))
+
+
+def _retyped_msgpack(body: bytes) -> dict | None:
+    """The order, if `body` is a msgpack map that has a number to retype (an int price, an
+    integral float in an integer field), retyped; None otherwise (the decoder's error stands)."""
+    try:
+        order = msgpack.unpackb(body, raw=False, strict_map_key=False)
+    except Exception:  # noqa: BLE001 - any failure: the tier's decoder has said what is wrong
+        return None
+    if not isinstance(order, dict) or not _retype_numbers(order):
+        return None
+    return order
 
 
 def from_protobuf(body: bytes, serial: ModuleType) -> dict:

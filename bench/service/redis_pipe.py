@@ -12,7 +12,9 @@ hiredis', the C parser redis-py uses.
   Redis answers in order, so replies resolve the oldest waiting futures.
 * A call not answered within `timeout_s` fails with RedisUnavailable, and so does every other
   call on that connection (it is dropped: a reply that arrives later would resolve the wrong
-  call). A server that is down fails calls at once (connection refused) or at their deadline.
+  call); the command may still run (a stalled server that resumes runs what it had read). A
+  server that is down fails calls at once with RedisNotSent (nothing reached it) or at their
+  deadline.
 * `script(body)` runs a Lua script by EVALSHA and falls back to EVAL on NOSCRIPT (a restarted
   server has no scripts); `send` queues a command or script without waiting for its reply.
 """
@@ -30,6 +32,10 @@ import hiredis
 
 class RedisUnavailable(ConnectionError):
     """Redis did not answer in time, or the connection failed."""
+
+
+class RedisNotSent(RedisUnavailable):
+    """No connection could be made: the command certainly did not reach Redis."""
 
 
 class RedisReplyError(RuntimeError):
@@ -85,7 +91,7 @@ class RedisPipe:
             _, protocol = await asyncio.wait_for(
                 loop.create_connection(lambda: _Protocol(self), self._host, self._port), self._timeout)
         except (OSError, asyncio.TimeoutError) as exc:
-            raise RedisUnavailable(f"cannot connect to Redis at {self._host}:{self._port}: {exc or 'timeout'}") from None
+            raise RedisNotSent(f"cannot connect to Redis at {self._host}:{self._port}: {exc or 'timeout'}") from None
         self._protocol = protocol
         setup = []
         if self._password:
