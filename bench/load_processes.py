@@ -104,29 +104,33 @@ def counted(metrics: dict, name: str, **labels: str) -> float:
 
 # --- the service -----------------------------------------------------------------------------
 
+class ServiceFailed(RuntimeError):
+    """The service did not start (its log's tail is in the message)."""
+
+
 @dataclass
 class Service:
-    """A running `bench serve`: its ready line and its process."""
+    """A running `bench serve`: its ready line, its process and its log (stderr)."""
 
     ready: dict
     process: subprocess.Popen
     log: Path
 
-    @property
-    def http(self) -> str:
-        return self.ready["http"]
+    http = property(lambda self: self.ready["http"])
+    grpc = property(lambda self: self.ready["grpc"])
+    service_pids = property(lambda self: self.ready["service_pids"])
+    backend_pids = property(lambda self: self.ready["backend_pids"])
+    backend = property(lambda self: self.ready["backend"])
+    log_url = property(lambda self: self.ready["log_url"])
+    redis_url = property(lambda self: self.ready["redis_url"])
+    topic = property(lambda self: self.ready["topic"])
+    partitions = property(lambda self: self.ready["partitions"])
 
-    @property
-    def grpc(self) -> str | None:
-        return self.ready["grpc"]
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
-    @property
-    def service_pids(self) -> list[int]:
-        return self.ready["service_pids"]
-
-    @property
-    def backend_pids(self) -> list[int]:
-        return self.ready["backend_pids"]
+    def stderr_tail(self, chars: int = 3000) -> str:
+        return _log_tail(self.log, chars)
 
 
 def _log_tail(path: Path, chars: int = 3000) -> str:
@@ -154,34 +158,38 @@ def _read_ready(process: subprocess.Popen, log: Path, timeout: float) -> dict:
 
     threading.Thread(target=drain, name="lab-service-stdout", daemon=True).start()
     if not seen.wait(timeout) or not found:
-        raise RuntimeError(f"the service was not ready within {timeout:.0f} s (exit code {process.poll()}); "
-                           f"its log {log}:\n{_log_tail(log)}")
+        ended = process.poll()
+        why = f"exited with {ended}" if ended is not None else f"was not ready within {timeout:.0f} s"
+        raise ServiceFailed(f"the service {why}; its log {log}:\n{_log_tail(log)}")
     return found
 
 
-def _stop_service(process: subprocess.Popen, started: list[psutil.Process]) -> None:
+def stop_service(process: subprocess.Popen, started: list[psutil.Process] = ()) -> int:
     """SIGTERM (it stops its servers and backends itself); if it lingers, SIGKILL to its group and
     to the processes its ready line named (`started`, taken while they were surely its own:
-    psutil refuses to signal a pid reused since)."""
+    psutil refuses to signal a pid reused since). Its exit code."""
     if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
         try:
             process.wait(STOP_TIMEOUT_S)
-            return
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     for proc in started:
         with contextlib.suppress(psutil.NoSuchProcess):
-            proc.kill()
+            if proc.is_running():
+                proc.kill()
+    return process.returncode
 
 
 @contextlib.contextmanager
 def running_service(*args: str, log: Path, cpus: set[int] | None = None,
                     ready_timeout: float = READY_TIMEOUT_S) -> Iterator[Service]:
     """`python -m bench serve --http-port 0 --grpc-port 0 *args`, its stderr in `log`, pinned with
-    everything it starts (its embedded Redis and log broker too) to `cpus`; stopped on exit."""
+    everything it starts (its embedded Redis and log broker too) to `cpus`; stopped on exit
+    (ServiceFailed if it does not start)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "bench", "serve", "--http-port", "0", "--grpc-port", "0", *args]
     started: list[psutil.Process] = []
@@ -198,7 +206,7 @@ def running_service(*args: str, log: Path, cpus: set[int] | None = None,
             pin_threads(ready["service_pids"] + ready["backend_pids"], cpus)
         yield Service(ready, process, log)
     finally:
-        _stop_service(process, started)
+        stop_service(process, started)
 
 
 # --- Locust ----------------------------------------------------------------------------------

@@ -2,9 +2,9 @@
 always stopped, clients for its REST and gRPC faces that remember every accepted order, and
 a reader of the log it appends to.
 
-* `running_service(...)` -- a context manager: the service on ephemeral ports, its ready line
-  read within READY_TIMEOUT_S (else its stderr is shown), stopped by SIGTERM (SIGKILL if it
-  lingers) when the block ends, on failure too.
+* `running_service(...)` -- a context manager: the service on ephemeral ports (the starter
+  `make load` uses, bench/load_processes.py: its ready line read in time, else ServiceFailed
+  with its stderr; stopped by SIGTERM, SIGKILL if it lingers, on failure too).
 * `Rest`, `Grpc` -- thin clients; every 201 / OK ack is kept in `Accepted`, so a test (or the
   fixture that owns the service) can check that every accepted order is in the log.
 * `read_log(...)` -- every message of the topic, decoded (Redis Streams by XRANGE, Kafka by a
@@ -16,12 +16,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import os
 import random
-import selectors
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -34,13 +29,10 @@ import grpc
 import msgpack
 import requests
 
+from bench import load_processes
+from bench.load_processes import Service, ServiceFailed  # noqa: F401 - ServiceFailed: for the tests
 from impls.serial import decode_order, encode_order, order_pb2
 
-ROOT = Path(__file__).resolve().parents[2]
-#: The first start of a tier may compile or load caches; a ready line later than this is a failure.
-READY_TIMEOUT_S = 60.0
-#: After SIGTERM, how long the service may take to stop before it is killed.
-STOP_TIMEOUT_S = 10.0
 #: Every HTTP/gRPC call of a test is bounded by this (a hung service fails the test, not the run).
 CALL_TIMEOUT_S = 15.0
 
@@ -68,6 +60,17 @@ def new_order(user: int | None = None, **fields) -> dict:
     return order
 
 
+def changed_order(change: dict) -> dict:
+    """A new valid order with `change` applied: a value replaces a field, None removes it."""
+    order = new_order()
+    for name, value in change.items():
+        if value is None:
+            del order[name]
+        else:
+            order[name] = value
+    return order
+
+
 def as_proto(order: dict) -> bytes:
     return encode_order(order)
 
@@ -75,10 +78,6 @@ def as_proto(order: dict) -> bytes:
 # ------------------------------------------------------------------------------------------------
 # The service process
 # ------------------------------------------------------------------------------------------------
-class ServiceFailed(RuntimeError):
-    """The service did not start (its stderr is in the message)."""
-
-
 @dataclass
 class Accepted:
     """Orders the service accepted (201 / OK): order id -> the partitions its acks named."""
@@ -91,129 +90,19 @@ class Accepted:
             self.partitions.setdefault(order_id, set()).add(partition)
 
 
-class Service:
-    """One `python -m bench serve` process (see running_service)."""
-
-    def __init__(self, args: list[str], stderr_path: Path):
-        self.args = args
-        self.stderr_path = stderr_path
-        self.proc: subprocess.Popen | None = None
-        self.ready: dict = {}
-        self.accepted = Accepted()
-
-    # --- what the ready line says ---------------------------------------------------------------
-    @property
-    def http(self) -> str:
-        return self.ready["http"]
-
-    @property
-    def grpc_target(self) -> str:
-        return self.ready["grpc"]
-
-    @property
-    def backend(self) -> str:
-        return self.ready["backend"]
-
-    @property
-    def log_url(self) -> str:
-        return self.ready["log_url"]
-
-    @property
-    def redis_url(self) -> str:
-        return self.ready["redis_url"]
-
-    @property
-    def topic(self) -> str:
-        return self.ready["topic"]
-
-    @property
-    def partitions(self) -> int:
-        return self.ready["partitions"]
-
-    def stderr_tail(self, chars: int = 4000) -> str:
-        try:
-            return self.stderr_path.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-    # --- its life -------------------------------------------------------------------------------
-    def start(self) -> Service:
-        command = [sys.executable, "-m", "bench", "serve", "--http-port", "0", "--grpc-port", "0", *self.args]
-        with open(self.stderr_path, "ab") as stderr:
-            self.proc = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                         stderr=stderr, start_new_session=True)
-        try:
-            self.ready = self._read_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _read_ready(self) -> dict:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        seen = b""
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.proc.stdout, selectors.EVENT_READ)
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise ServiceFailed(f"no ready line within {READY_TIMEOUT_S} s from {' '.join(self.args)}; "
-                                        f"stdout {seen[-500:]!r}; stderr:\n{self.stderr_tail()}")
-                if not selector.select(min(left, 0.5)):
-                    if self.proc.poll() is not None:
-                        raise ServiceFailed(f"the service exited with {self.proc.returncode} before it was ready; "
-                                            f"stderr:\n{self.stderr_tail()}")
-                    continue
-                line = self.proc.stdout.readline()
-                if not line:
-                    self.proc.wait(STOP_TIMEOUT_S)
-                    raise ServiceFailed(f"the service closed its stdout (exit {self.proc.returncode}) before it was "
-                                        f"ready; stderr:\n{self.stderr_tail()}")
-                seen += line
-                with contextlib.suppress(ValueError):
-                    event = json.loads(line)
-                    if isinstance(event, dict) and event.get("event") == "ready":
-                        return event
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self) -> int | None:
-        """SIGTERM, then SIGKILL (its whole session) if it has not ended in STOP_TIMEOUT_S; its
-        exit code. The embedded servers it started stop with it (bench.backends.process)."""
-        proc = self.proc
-        if proc is None:
-            return None
-        try:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(STOP_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-        finally:
-            if proc.stdout is not None:
-                proc.stdout.close()
-        return proc.returncode
-
-
 @contextlib.contextmanager
 def running_service(*args: str, stderr_dir: Path | None = None) -> Iterator[Service]:
-    """The service with these `bench serve` options on ephemeral ports, ready; always stopped."""
+    """The service with these `bench serve` options on ephemeral ports, ready, with a record of
+    the orders it accepted (`accepted`); always stopped (bench.load_processes.running_service)."""
     with contextlib.ExitStack() as stack:
         if stderr_dir is None:
             stderr_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lab-service-")))
-        service = Service(list(args), stderr_dir / f"service-{uuid.uuid4().hex[:8]}.stderr")
-        stack.callback(service.stop)
-        yield service.start()
+        service = stack.enter_context(load_processes.running_service(
+            *args, log=stderr_dir / f"service-{uuid.uuid4().hex[:8]}.stderr"))
+        service.accepted = Accepted()
+        yield service
 
 
-# ------------------------------------------------------------------------------------------------
-# Clients
-# ------------------------------------------------------------------------------------------------
 @dataclass
 class Reply:
     status: int
@@ -286,7 +175,7 @@ class Grpc:
 
     def __init__(self, service: Service):
         self.service = service
-        self.channel = grpc.insecure_channel(service.grpc_target)
+        self.channel = grpc.insecure_channel(service.grpc)
         self._submit = self.channel.unary_unary("/lab.OrderService/Submit", request_serializer=None,
                                                 response_deserializer=order_pb2.Ack.FromString)
         self._submit_many = self.channel.stream_unary("/lab.OrderService/SubmitMany", request_serializer=None,

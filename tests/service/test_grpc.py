@@ -6,7 +6,7 @@ either log, and grpc's sync server."""
 import grpc
 import pytest
 
-from tests.service.service_harness import Grpc, as_proto, assert_accepted_in_log, new_key, new_order
+from tests.service.service_harness import Grpc, as_proto, assert_accepted_in_log, changed_order, new_key, new_order
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -69,19 +69,11 @@ BAD_MESSAGES = [
 ]
 
 
-def _changed(change: dict) -> dict:
-    order = new_order()
-    for name, value in change.items():
-        if value is None:
-            del order[name]
-        else:
-            order[name] = value
-    return order
 
 
 @pytest.mark.parametrize("change, field, word", BAD_MESSAGES, ids=[f"{f}-{w}" for _, f, w in BAD_MESSAGES])
 def test_submit_refuses_a_bad_order_naming_the_field(rpc, change, field, word):
-    result = rpc.submit(_changed(change))
+    result = rpc.submit(changed_order(change))
     assert result.code == INVALID, (result.code, result.details)
     assert word in result.details
     assert_field(rpc, result, field)
@@ -121,7 +113,7 @@ def test_submit_many_of_nothing_acks_nothing(rpc):
 
 def test_submit_many_refuses_the_stream_with_a_bad_order_naming_it(rpc):
     orders = [as_proto(new_order()) for _ in range(3)]
-    orders[1] = as_proto(_changed({"qty": -1}))
+    orders[1] = as_proto(changed_order({"qty": -1}))
     result = rpc.submit_many(orders)
     assert result.code == INVALID, (result.code, result.details)
     assert result.details.startswith("order[1]: ") and "qty" in result.details

@@ -9,7 +9,8 @@ import msgpack
 import pytest
 
 from tests.service.conftest import LIMIT_CAPACITY
-from tests.service.service_harness import JSON, MSGPACK, Grpc, assert_accepted_in_log, logged_count, new_order
+from tests.service.service_harness import (JSON, MSGPACK, Grpc, assert_accepted_in_log, changed_order, logged_count,
+                                           new_order)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -147,20 +148,12 @@ BAD_FIELDS = [
 ]
 
 
-def _changed(change: dict) -> dict:
-    order = new_order()
-    for name, value in change.items():
-        if value is None:
-            del order[name]
-        else:
-            order[name] = value
-    return order
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("change, field, word", BAD_FIELDS, ids=[f"{f}-{w}" for _, f, w in BAD_FIELDS])
 def test_a_bad_field_is_400_naming_it(rest, fmt, change, field, word):
-    order = _changed(change)
+    order = changed_order(change)
     reply = rest.order(order, fmt)
     assert reply.status == 400, reply.body
     assert reply.content_type == JSON

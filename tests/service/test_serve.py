@@ -20,7 +20,7 @@ def test_without_urls_it_starts_its_own_servers_and_sigterm_stops_them(tmp_path)
     with running_service("--backend", "kafka", stderr_dir=tmp_path) as service:
         ready = service.ready
         assert ready["http"].startswith("http://127.0.0.1:") and ready["grpc"].startswith("127.0.0.1:")
-        assert ready["service_pids"] == [service.proc.pid]
+        assert ready["service_pids"] == [service.process.pid]
         assert ready["topic"] == "lab.orders" and ready["partitions"] == 8 and ready["backend"] == "kafka"
         assert ready["redis_url"].startswith("redis://127.0.0.1:") and ready["log_url"].startswith("127.0.0.1:")
         pids = ready["backend_pids"]
@@ -32,7 +32,7 @@ def test_without_urls_it_starts_its_own_servers_and_sigterm_stops_them(tmp_path)
             rest.close()
         assert_accepted_in_log(service)
     # It shut down rather than being killed by the signal (or by the harness after STOP_TIMEOUT_S).
-    assert service.proc.returncode == 0, service.stderr_tail()
+    assert service.process.returncode == 0, service.stderr_tail()
     assert all(_gone(p) for p in pids), [p for p in pids if not _gone(p)]
 
 
