@@ -115,6 +115,7 @@ class Service:
     ready: dict
     process: subprocess.Popen
     log: Path
+    args: tuple = ()  # the `bench serve` options it was started with
 
     http = property(lambda self: self.ready["http"])
     grpc = property(lambda self: self.ready["grpc"])
@@ -204,7 +205,7 @@ def running_service(*args: str, log: Path, cpus: set[int] | None = None,
                     started.append(psutil.Process(pid))
         if cpus:  # explicit, whatever a server does to its threads' affinity at start
             pin_threads(ready["service_pids"] + ready["backend_pids"], cpus)
-        yield Service(ready, process, log)
+        yield Service(ready, process, log, args)
     finally:
         stop_service(process, started)
 

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.load_processes import ROOT
 from tests.service.conftest import service_args, topic_name
-from tests.service.service_harness import ROOT, running_service
+from tests.service.service_harness import running_service
 
 pytestmark = pytest.mark.timeout(180)
 
