@@ -199,7 +199,8 @@ def cmd_serve(args, parser) -> int:
 def cmd_load(args, parser) -> int:
     from bench import load
 
-    settings = load.Settings(out=args.out, users=args.users, offered_rps=args.rate, workers=args.workers,
+    settings = load.Settings(out=args.out, users=args.users or load.USERS, offered_rps=args.rate or load.OFFERED_RPS,
+                             workers=args.workers,
                              backend=args.backend,
                              duration_s=args.duration or (load.QUICK_DURATION_S if args.quick else load.DURATION_S),
                              warmup_s=args.warmup or (load.QUICK_WARMUP_S if args.quick else load.WARMUP_S))
@@ -348,11 +349,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a tier to measure (repeatable; default every tier; --ui: the one tier served)")
     p.add_argument("--quick", action="store_true", help="REST JSON and gRPC Submit per tier and the floors, "
                                                         "short runs, no peers (under 2 minutes)")
-    from bench import load
-
-    p.add_argument("--users", type=int, default=load.USERS, help=f"Locust users (default {load.USERS})")
-    p.add_argument("--rate", type=float, default=load.OFFERED_RPS,
-                   help=f"orders/s offered in every run (default {load.OFFERED_RPS:g})")
+    # (bench.load is imported only when it runs: every command parses these arguments, and the
+    # worker pool's profiled child would otherwise spend its first samples importing Locust's kin)
+    p.add_argument("--users", type=int, help="Locust users (default: bench.load.USERS)")
+    p.add_argument("--rate", type=float, help="orders/s offered in every run (default: bench.load.OFFERED_RPS)")
     p.add_argument("--duration", type=float, help="seconds of each measured run (default 15; --quick 5)")
     p.add_argument("--warmup", type=float, help="seconds of the warm-up run before each (default 3; --quick 2)")
     p.add_argument("--workers", type=int, default=0, help="run Locust distributed: a master and N workers")

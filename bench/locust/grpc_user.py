@@ -8,7 +8,7 @@ perf_counter and reports it through Locust's request event, with the failure (if
 traffic.judge, so gRPC calls sit in the same stats, CSV and failure tables as HTTP requests.
 
 Requests are encoded to bytes before the call (an identity request serializer): a resend is then
-byte-identical, and malformed bytes can be sent at all; answers are decoded by order_pb2.
+byte-identical, and malformed bytes can be sent at all; answers are decoded by bench/service/gateway_pb2.
 
 Scenarios (--grpc-scenario, or LAB_GRPC_SCENARIO):
   mix          the mixed traffic of bench.locust.traffic.Mix over Submit, and a few short
@@ -30,6 +30,7 @@ import grpc.experimental.gevent as grpc_gevent
 from locust import User, events, task
 
 from bench.locust import report, traffic  # noqa: F401 - report adds --summary-json
+from bench.service import gateway_pb2
 from impls.serial import order_pb2
 
 grpc_gevent.init_gevent()
@@ -115,13 +116,13 @@ class OrderServiceClient(GrpcUser):
         self.scenario = options.grpc_scenario if options else "mix"
         self.stream_orders = options.stream_orders if options else 20
         self.traffic = traffic.Mix(PROTOBUF_CODEC) if self.scenario == "mix" else traffic.Fresh(PROTOBUF_CODEC)
-        deserialize = {"Submit": order_pb2.Ack.FromString, "SubmitMany": order_pb2.Acks.FromString}
+        deserialize = {"Submit": gateway_pb2.Ack.FromString, "SubmitMany": gateway_pb2.Acks.FromString}
         self.submit = self.channel.unary_unary(f"/{SERVICE}/Submit", request_serializer=_raw,
                                                response_deserializer=deserialize["Submit"])
         self.submit_many = self.channel.stream_unary(f"/{SERVICE}/SubmitMany", request_serializer=_raw,
                                                      response_deserializer=deserialize["SubmitMany"])
-        self.echo = self.channel.unary_unary(f"/{SERVICE}/Echo", request_serializer=order_pb2.Ping.SerializeToString,
-                                             response_deserializer=order_pb2.Ping.FromString)
+        self.echo = self.channel.unary_unary(f"/{SERVICE}/Echo", request_serializer=gateway_pb2.Ping.SerializeToString,
+                                             response_deserializer=gateway_pb2.Ping.FromString)
 
     @task
     def send(self) -> None:
@@ -161,7 +162,7 @@ class OrderServiceClient(GrpcUser):
         self.report("SubmitMany", ms, acks.ByteSize() if code is grpc.StatusCode.OK else 0, failure)
 
     def send_echo(self) -> None:
-        ping = order_pb2.Ping(payload=encode(traffic.new_order()))  # an order's size, as Submit sends
+        ping = gateway_pb2.Ping(payload=encode(traffic.new_order()))  # an order's size, as Submit sends
         code, answer, ms = self.call(self.echo, ping)
         failure = None if code is grpc.StatusCode.OK else traffic.UnexpectedAnswer(f"unexpected {_label(code, answer)}")
         self.report("Echo", ms, answer.ByteSize() if code is grpc.StatusCode.OK else 0, failure)

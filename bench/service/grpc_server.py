@@ -3,8 +3,8 @@
 The methods are registered with bytes in and bytes out (a generic handler, no generated stubs):
 the request is decoded by the chosen tier's `decode_order`, as on REST, so `--impl` moves the
 gRPC decode too, and a malformed message is the gateway's INVALID_ARGUMENT naming the field
-rather than grpc's own "Exception deserializing request" (INTERNAL). Acks are encoded by the
-protobuf runtime (order_pb2.Ack): not a hot path of the lab.
+rather than grpc's own "Exception deserializing request" (INTERNAL). Acks (bench/service/gateway.proto) are
+encoded by the protobuf runtime (gateway_pb2.Ack): not a hot path of the lab.
 
 Two servers, measured side by side by `make load`: `grpc.aio` on the gateway's event loop (the
 default), and grpc's sync server, whose handler threads hand each order to that loop and wait.
@@ -27,7 +27,7 @@ import grpc
 from bench.service import metrics, orders
 from bench.service.gateway import Gateway, Outcome
 from bench.service.idempotency import check_key
-from impls.serial import order_pb2
+from bench.service import gateway_pb2
 
 SERVICE = "lab.OrderService"
 SERVERS = ("aio", "sync")
@@ -73,16 +73,16 @@ def _order(raw: bytes, gateway: Gateway, limit: int, where: str = "") -> dict:
         raise _Refused(400, where + error.message, error.field) from None
 
 
-def _ack(outcome: Outcome) -> order_pb2.Ack:
+def _ack(outcome: Outcome) -> gateway_pb2.Ack:
     body = outcome.body
-    return order_pb2.Ack(order_id=body["order_id"], status=body["status"], partition=body["partition"],
+    return gateway_pb2.Ack(order_id=body["order_id"], status=body["status"], partition=body["partition"],
                          ts_ns=body["ts_ns"], replayed=outcome.replayed)
 
 
-def _stream_ack(order: dict, outcome: Outcome) -> order_pb2.Ack:
+def _stream_ack(order: dict, outcome: Outcome) -> gateway_pb2.Ack:
     if outcome.status == 201:
         return _ack(outcome)
-    return order_pb2.Ack(order_id=order["id"], status=_STREAM_STATUS[outcome.status], error=outcome.body["error"])
+    return gateway_pb2.Ack(order_id=order["id"], status=_STREAM_STATUS[outcome.status], error=outcome.body["error"])
 
 
 class Handlers:
@@ -105,7 +105,7 @@ class Handlers:
         outcomes = await self.gateway.submit_many(checked, None if key is None else keys)
         acks = [_stream_ack(o, outcome) for o, outcome in zip(checked, outcomes)]
         accepted = sum(1 for outcome in outcomes if outcome.status == 201)
-        return order_pb2.Acks(acks=acks, accepted=accepted).SerializeToString()
+        return gateway_pb2.Acks(acks=acks, accepted=accepted).SerializeToString()
 
 
 def _timed(route: str):

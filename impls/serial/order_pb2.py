@@ -24,27 +24,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0border.proto\x12\x03lab\"$\n\x04Meta\x12\r\n\x05venue\x18\x01 \x01(\t\x12\r\n\x05\x66lags\x18\x02 \x01(\r\"\x9f\x01\n\x05Order\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07user_id\x18\x02 \x01(\x03\x12\x0e\n\x06symbol\x18\x03 \x01(\t\x12\x17\n\x04side\x18\x04 \x01(\x0e\x32\t.lab.Side\x12\r\n\x05price\x18\x05 \x01(\x01\x12\x0b\n\x03qty\x18\x06 \x01(\x03\x12\r\n\x05ts_ns\x18\x07 \x01(\x03\x12\x0c\n\x04tags\x18\x08 \x03(\t\x12\x17\n\x04meta\x18\t \x01(\x0b\x32\t.lab.Meta\"(\n\nOrderBatch\x12\x1a\n\x06orders\x18\x01 \x03(\x0b\x32\n.lab.Order\"j\n\x03\x41\x63k\x12\x10\n\x08order_id\x18\x01 \x01(\x03\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x11\n\tpartition\x18\x03 \x01(\r\x12\r\n\x05ts_ns\x18\x04 \x01(\x03\x12\x10\n\x08replayed\x18\x05 \x01(\x08\x12\r\n\x05\x65rror\x18\x06 \x01(\t\"0\n\x04\x41\x63ks\x12\x16\n\x04\x61\x63ks\x18\x01 \x03(\x0b\x32\x08.lab.Ack\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\r\"\x17\n\x04Ping\x12\x0f\n\x07payload\x18\x01 \x01(\x0c*/\n\x04Side\x12\x14\n\x10SIDE_UNSPECIFIED\x10\x00\x12\x07\n\x03\x42UY\x10\x01\x12\x08\n\x04SELL\x10\x02\x32s\n\x0cOrderService\x12\x1e\n\x06Submit\x12\n.lab.Order\x1a\x08.lab.Ack\x12%\n\nSubmitMany\x12\n.lab.Order\x1a\t.lab.Acks(\x01\x12\x1c\n\x04\x45\x63ho\x12\t.lab.Ping\x1a\t.lab.Pingb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0border.proto\x12\x03lab\"$\n\x04Meta\x12\r\n\x05venue\x18\x01 \x01(\t\x12\r\n\x05\x66lags\x18\x02 \x01(\r\"\x9f\x01\n\x05Order\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07user_id\x18\x02 \x01(\x03\x12\x0e\n\x06symbol\x18\x03 \x01(\t\x12\x17\n\x04side\x18\x04 \x01(\x0e\x32\t.lab.Side\x12\r\n\x05price\x18\x05 \x01(\x01\x12\x0b\n\x03qty\x18\x06 \x01(\x03\x12\r\n\x05ts_ns\x18\x07 \x01(\x03\x12\x0c\n\x04tags\x18\x08 \x03(\t\x12\x17\n\x04meta\x18\t \x01(\x0b\x32\t.lab.Meta\"(\n\nOrderBatch\x12\x1a\n\x06orders\x18\x01 \x03(\x0b\x32\n.lab.Order*/\n\x04Side\x12\x14\n\x10SIDE_UNSPECIFIED\x10\x00\x12\x07\n\x03\x42UY\x10\x01\x12\x08\n\x04SELL\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'order_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SIDE']._serialized_start=445
-  _globals['_SIDE']._serialized_end=492
+  _globals['_SIDE']._serialized_start=262
+  _globals['_SIDE']._serialized_end=309
   _globals['_META']._serialized_start=20
   _globals['_META']._serialized_end=56
   _globals['_ORDER']._serialized_start=59
   _globals['_ORDER']._serialized_end=218
   _globals['_ORDERBATCH']._serialized_start=220
   _globals['_ORDERBATCH']._serialized_end=260
-  _globals['_ACK']._serialized_start=262
-  _globals['_ACK']._serialized_end=368
-  _globals['_ACKS']._serialized_start=370
-  _globals['_ACKS']._serialized_end=418
-  _globals['_PING']._serialized_start=420
-  _globals['_PING']._serialized_end=443
-  _globals['_ORDERSERVICE']._serialized_start=494
-  _globals['_ORDERSERVICE']._serialized_end=609
 # @@protoc_insertion_point(module_scope)

@@ -31,6 +31,7 @@ import requests
 
 from bench import load_processes
 from bench.load_processes import Service, ServiceFailed  # noqa: F401 - ServiceFailed: for the tests
+from bench.service import gateway_pb2
 from impls.serial import decode_order, encode_order, order_pb2
 
 #: Every HTTP/gRPC call of a test is bounded by this (a hung service fails the test, not the run).
@@ -164,7 +165,7 @@ def _reply(response: requests.Response, seconds: float) -> Reply:
 @dataclass
 class GrpcResult:
     code: grpc.StatusCode
-    ack: object = None               # order_pb2.Ack or order_pb2.Acks when OK
+    ack: object = None               # gateway_pb2.Ack or gateway_pb2.Acks when OK
     details: str = ""
     trailers: dict = field(default_factory=dict)
     seconds: float = 0.0
@@ -177,12 +178,12 @@ class Grpc:
         self.service = service
         self.channel = grpc.insecure_channel(service.grpc)
         self._submit = self.channel.unary_unary("/lab.OrderService/Submit", request_serializer=None,
-                                                response_deserializer=order_pb2.Ack.FromString)
+                                                response_deserializer=gateway_pb2.Ack.FromString)
         self._submit_many = self.channel.stream_unary("/lab.OrderService/SubmitMany", request_serializer=None,
-                                                      response_deserializer=order_pb2.Acks.FromString)
+                                                      response_deserializer=gateway_pb2.Acks.FromString)
         self._echo = self.channel.unary_unary("/lab.OrderService/Echo",
-                                              request_serializer=order_pb2.Ping.SerializeToString,
-                                              response_deserializer=order_pb2.Ping.FromString)
+                                              request_serializer=gateway_pb2.Ping.SerializeToString,
+                                              response_deserializer=gateway_pb2.Ping.FromString)
 
     @staticmethod
     def _metadata(key: str | None) -> tuple:
@@ -214,7 +215,7 @@ class Grpc:
         return result
 
     def echo(self, payload: bytes) -> GrpcResult:
-        return self._call(self._echo, order_pb2.Ping(payload=payload), None)
+        return self._call(self._echo, gateway_pb2.Ping(payload=payload), None)
 
     def close(self) -> None:
         self.channel.close()

@@ -32,8 +32,10 @@ def test_the_drain_flamegraph_shows_the_pool_threads(tmp_path):
     impl = _preferred()
     svg = tmp_path / "drain.svg"
     try:
-        with thread_profile_workload(impl, messages=3000) as (what, command):
-            # 1000 samples/s: a 3000-message drain is a few tenths of a second of work
+        # 1000 samples/s. The drain must outweigh the child's start-up (imports, the kernel's
+        # warm-up), or the flame graph prunes the workers' frames as too narrow to draw: 3000
+        # messages were a few tenths of a second, and on a slower day under 1 % of the samples.
+        with thread_profile_workload(impl, messages=20_000) as (what, command):
             profiling.thread_profile(command, svg, rate=1000)
     except profiling.ThreadProfileUnavailable as exc:
         pytest.skip(f"py-spy cannot profile here: {exc}")
