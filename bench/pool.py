@@ -139,15 +139,18 @@ def consume(backend: str, url: str, redis_url: str, topic: str, group: str, impl
     if progress is not None:  # the line a person (or a recovery measurement) waits for
         progress.write(f"{name}: consuming {topic} in group {group} ({backend}, kernel {impl})\n")
         progress.flush()
-    last = [time.monotonic(), 0]  # when the last line was written, and what was applied then
+    last = [time.monotonic(), 0, False]  # when the last line was written, what was applied then, any yet
 
     def report(stats, in_flight):
         if watch is not None:
             watch(stats, in_flight)
         now = time.monotonic()
-        if progress is not None and now - last[0] >= 1.0:
-            rate = (stats.applied - last[1]) / (now - last[0])
-            last[:] = now, stats.applied
+        # A line a second, and the first one as soon as something was fetched: a person (or the
+        # recovery measurement, which kills a consumer once it holds enough) sees it at once.
+        if progress is not None and (now - last[0] >= 1.0 or (stats.fetched and not last[2])):
+            last[2] = True
+            rate = (stats.applied - last[1]) / max(now - last[0], 1e-9)
+            last[:2] = now, stats.applied
             try:
                 lag = f"{consumer.lag():,}"  # on the fetcher thread: a broker or server round trip a second
             except log.LogError:
