@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import selectors
 import signal
 import subprocess
 import sys
@@ -142,27 +143,27 @@ def _log_tail(path: Path, chars: int = 3000) -> str:
 
 
 def _read_ready(process: subprocess.Popen, log: Path, timeout: float) -> dict:
-    """The ready line, read by a thread that then keeps draining stdout (a full pipe would block
-    the service)."""
-    found: dict = {}
-    seen = threading.Event()
-
-    def drain() -> None:
-        for line in process.stdout:
-            if not seen.is_set():
-                with contextlib.suppress(ValueError):
-                    event = json.loads(line)
-                    if isinstance(event, dict) and event.get("event") == "ready":
-                        found.update(event)
-                        seen.set()
-        seen.set()  # stdout closed: the service ended
-
-    threading.Thread(target=drain, name="lab-service-stdout", daemon=True).start()
-    if not seen.wait(timeout) or not found:
-        ended = process.poll()
-        why = f"exited with {ended}" if ended is not None else f"was not ready within {timeout:.0f} s"
-        raise ServiceFailed(f"the service {why}; its log {log}:\n{_log_tail(log)}")
-    return found
+    """The ready line (the one thing the service writes on stdout: nothing can fill the pipe
+    after it), read without a thread, so that nothing of the service outlives its block."""
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ServiceFailed(f"the service was not ready within {timeout:.0f} s; its log {log}:\n"
+                                    f"{_log_tail(log)}")
+            if not selector.select(min(left, 0.5)):
+                continue
+            line = process.stdout.readline()
+            if not line:  # stdout closed: the service ended
+                process.wait(STOP_TIMEOUT_S)
+                raise ServiceFailed(f"the service exited with {process.returncode}; its log {log}:\n"
+                                    f"{_log_tail(log)}")
+            with contextlib.suppress(ValueError):
+                event = json.loads(line)
+                if isinstance(event, dict) and event.get("event") == "ready":
+                    return event
 
 
 def stop_service(process: subprocess.Popen, started: list[psutil.Process] = ()) -> int:
@@ -208,6 +209,7 @@ def running_service(*args: str, log: Path, cpus: set[int] | None = None,
         yield Service(ready, process, log, args)
     finally:
         stop_service(process, started)
+        process.stdout.close()
 
 
 # --- Locust ----------------------------------------------------------------------------------
