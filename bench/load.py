@@ -21,10 +21,10 @@ step would send in bunches that share wake-ups: less CPU per request, and queuei
 latency instead.) Latencies are Locust's, which rounds them to whole milliseconds below 100 ms.
 
 The matrix: every tier (pure, cython, numba) over REST JSON and msgpack /orders, gRPC Submit and
-SubmitMany; the floors (REST /ping under uvicorn, gRPC Echo on grpc.aio), measured once on the
-reference service; and the peers: granian for REST (/orders and its /ping) and grpc's sync
-server (Submit and its Echo). All at OFFERED_RPS orders/s, far below what the slowest tier
-serves, so the figures compare cost at equal work rather than peak throughput.
+SubmitMany; the floors (REST /ping under uvicorn, gRPC Echo on the default gRPC server), measured
+once on the reference service; and the peers: granian for REST (/orders and its /ping) and the
+other gRPC server, grpc.aio (Submit and its Echo). All at OFFERED_RPS orders/s, far below what
+the slowest tier serves, so the figures compare cost at equal work rather than peak throughput.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ import jsonschema
 from bench import results, service_report
 from bench.load_processes import LocustRun, counted, cpu_seconds, cpu_split, run_locust, running_service, scrape
 from bench.measurement import HIGHER, LOWER
+from bench.service.server import DEFAULT_GRPC_SERVER
 
 FAMILY = service_report.FAMILY
 #: Orders per second offered in every run: the slowest tier serves several times this on one core.
@@ -54,6 +55,8 @@ QUICK_DURATION_S, QUICK_WARMUP_S = 5.0, 2.0
 #: The tier whose service also measures the floors, and that the peers run (the one a team
 #: would deploy); the first available tier if it is not built.
 REFERENCE_TIER = "cython"
+# The gRPC server measured as the peer of the default one.
+OTHER_GRPC_SERVER = "aio" if DEFAULT_GRPC_SERVER == "sync" else "sync"
 
 
 @dataclass(frozen=True)
@@ -105,13 +108,15 @@ def matrix(tiers: list[str], quick: bool) -> list[ServiceSpec]:
         scenarios = (REST_JSON, GRPC_SUBMIT) if quick else (REST_JSON, REST_MSGPACK, GRPC_SUBMIT, GRPC_MANY)
         if tier == reference:
             scenarios += (REST_PING, GRPC_ECHO)
-        specs.append(ServiceSpec(tier, "tier", tier, "uvicorn", "aio", scenarios))
+        specs.append(ServiceSpec(tier, "tier", tier, "uvicorn", DEFAULT_GRPC_SERVER, scenarios))
     if not quick:
         specs.append(ServiceSpec("peer:granian", "peer", reference, "granian", "none", (REST_JSON, REST_PING)))
-        specs.append(ServiceSpec("peer:grpc-sync", "peer", reference, "uvicorn", "sync", (GRPC_SUBMIT, GRPC_ECHO)))
+        specs.append(ServiceSpec(f"peer:grpc-{OTHER_GRPC_SERVER}", "peer", reference, "uvicorn", OTHER_GRPC_SERVER,
+                                 (GRPC_SUBMIT, GRPC_ECHO)))
         # The same requests with the log on Redis Streams: what Kafka's client costs a request
         # (librdkafka's threads wake for every message at this load) shows beside it.
-        specs.append(ServiceSpec(reference, "tier", reference, "uvicorn", "aio", (REST_JSON, GRPC_SUBMIT), "redis"))
+        specs.append(ServiceSpec(reference, "tier", reference, "uvicorn", DEFAULT_GRPC_SERVER, (REST_JSON, GRPC_SUBMIT),
+                                 "redis"))
     return specs
 
 

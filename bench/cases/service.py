@@ -3,6 +3,7 @@
 Each figure is the service's CPU per request next to the floor of its own stack (a trivial
 request, POST /ping or gRPC Echo) measured in the same run."""
 
+from bench.service.server import DEFAULT_GRPC_SERVER
 from bench.targets import Target
 
 CASES: list = []
@@ -15,7 +16,7 @@ TARGETS = [
            "floor (POST /ping) in cpu_us/req", impl="cython", metric="service_cpu", params={"server": "uvicorn"},
            ratio_case="rest-ping", ratio_params=_REST_FLOOR, max_ratio=3.0),
     Target("grpc-submit", "gRPC Submit, Cython: <= 2x its trivial-call floor (Echo) in cpu_us/req", impl="cython",
-           metric="service_cpu", params={"server": "aio"}, ratio_case="grpc-echo", ratio_params=_GRPC_FLOOR,
+           metric="service_cpu", params={"server": DEFAULT_GRPC_SERVER}, ratio_case="grpc-echo", ratio_params=_GRPC_FLOOR,
            max_ratio=2.0),
     Target("grpc-submit-many", "gRPC SubmitMany: <= 40 cpu_us per order", impl="best-tier", metric="service_cpu",
            at_most=40.0),

@@ -6,8 +6,9 @@ gRPC decode too, and a malformed message is the gateway's INVALID_ARGUMENT namin
 rather than grpc's own "Exception deserializing request" (INTERNAL). Acks (bench/service/gateway.proto) are
 encoded by the protobuf runtime (gateway_pb2.Ack): not a hot path of the lab.
 
-Two servers, measured side by side by `make load`: `grpc.aio` on the gateway's event loop (the
-default), and grpc's sync server, whose handler threads hand each order to that loop and wait.
+Two servers, measured side by side by `make load`: grpc's sync server (the default: it spent
+less CPU per call in that measure), whose handler threads hand each order to the gateway's event
+loop and wait, and `grpc.aio` on that event loop itself.
 
 Outcomes map to status codes: 400 -> INVALID_ARGUMENT, 409 -> ABORTED, 422 ->
 FAILED_PRECONDITION, 429 -> RESOURCE_EXHAUSTED (trailing metadata retry-after), 503 ->

@@ -16,6 +16,7 @@ import uuid
 
 import pytest
 
+from bench.service.server import DEFAULT_GRPC_SERVER
 from tests.service.service_harness import Grpc, Rest, Service, assert_accepted_in_log, running_service
 
 #: Burst per client (user_id): above the 100 concurrent repeats of test_idempotency.
@@ -51,7 +52,7 @@ class Services:
         self._topics: list[tuple[str, str]] = []
         self._broker = None
 
-    def get(self, backend: str, grpc_server: str = "aio", limit_capacity: float = LIMIT_CAPACITY,
+    def get(self, backend: str, grpc_server: str = DEFAULT_GRPC_SERVER, limit_capacity: float = LIMIT_CAPACITY,
             limit_rate: float = LIMIT_RATE) -> Service:
         key = (backend, grpc_server, limit_capacity, limit_rate)
         if key not in self._started:

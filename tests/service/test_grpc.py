@@ -1,11 +1,12 @@
 """lab.OrderService end to end: Submit and SubmitMany (and Echo), each status they answer but
 the fault ones (test_faults.py) and the idempotent repeats (test_idempotency.py); a refused
-message is INVALID_ARGUMENT with trailing metadata `field`. Against the grpc.aio server on
-either log, and grpc's sync server."""
+message is INVALID_ARGUMENT with trailing metadata `field`. Against the default gRPC server
+(grpc's sync server) on either log, and grpc.aio."""
 
 import grpc
 import pytest
 
+from bench.service.server import DEFAULT_GRPC_SERVER
 from tests.service.service_harness import Grpc, as_proto, assert_accepted_in_log, changed_order, new_key, new_order
 
 pytestmark = pytest.mark.timeout(120)
@@ -18,10 +19,10 @@ def assert_field(rpc, result, field: str) -> None:
     assert result.trailers.get("field") == field, result.trailers
 
 
-@pytest.fixture(params=["redis", "kafka", "redis+sync"])
+@pytest.fixture(params=["redis", "kafka", "redis+aio"])
 def rpc(request, services):
     backend, _, server = request.param.partition("+")
-    client = Grpc(services.get(backend, server or "aio"))
+    client = Grpc(services.get(backend, server or DEFAULT_GRPC_SERVER))
     yield client
     client.close()
 
