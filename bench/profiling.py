@@ -4,8 +4,11 @@ work runs in threads of its own, one py-spy flamegraph (SVG) of every thread per
 Each family's cases module has `profile_workload(impl, quick)`: a short, representative life
 of the structure (build, lookups, churn), profiled in this process by pyinstrument. Compiled
 tiers show as a few opaque frames -- that is the point: the time left in Python frames is what
-a tier did not take away. A family may also have `thread_profile_workload(impl, quick)` (see
-`profile_threads`): a child process that py-spy samples from outside, every thread of it.
+a tier did not take away. Where that time goes inside the compiled code is the native
+profile's to show: beside the HTML of a compiled tier, `profile` writes a py-spy --native flame
+graph of the same workload (bench.native_profile). A family may also have
+`thread_profile_workload(impl, quick)` (see `profile_threads`): a child process that py-spy
+samples from outside, every thread of it.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from bench.cases import family_module
 from bench.lineup import Impl
 
 
-def profile(impl: Impl, out_dir: Path, quick: bool = False) -> Path | None:
+def profile(impl: Impl, out_dir: Path, quick: bool = False, native: bool = True) -> Path | None:
     """The HTML profile of the family's workload on `impl`; None for an implementation the
     workload does not run: a backend (its time is the server's, profiled by the server), or one
-    the family's optional `profile_applies(impl)` turns down."""
+    the family's optional `profile_applies(impl)` turns down. With `native`, a compiled tier
+    also gets its native profile beside the HTML (see `profile_native`)."""
     family = family_module(impl.family)
     applies = getattr(family, "profile_applies", None)
     if impl.is_backend or (applies is not None and not applies(impl)):
@@ -41,7 +45,27 @@ def profile(impl: Impl, out_dir: Path, quick: bool = False) -> Path | None:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{impl.family}-{impl.name.replace(':', '-')}.html"
     path.write_text(profiler.output_html())
+    if native:
+        profile_native(impl, out_dir, quick)
     return path
+
+
+def profile_native(impl: Impl, out_dir: Path, quick: bool = False) -> Path | None:
+    """The native flame graph of a compiled tier (bench.native_profile), said on stdout; where
+    py-spy cannot run here, said on stderr and None: the pyinstrument profile stands alone then.
+    Called from `profile`, so every caller of it (`bench profile`) gets both files."""
+    from bench import native_profile  # imported here: it imports this module's py-spy runner
+
+    if not native_profile.applies(impl):
+        return None
+    try:
+        svg = native_profile.native_profile(impl, out_dir, quick)
+    except ThreadProfileUnavailable as exc:
+        print(f"{impl.family} {impl.name}: no native profile (py-spy), the pyinstrument one alone: {exc}",
+              file=sys.stderr)
+        return None
+    print(f"{impl.family} {impl.name} (native, py-spy): {svg}")
+    return svg
 
 
 # --- every thread: py-spy over a child process ------------------------------------------------
@@ -76,28 +100,20 @@ def py_spy_executable() -> str:
     return found
 
 
-def thread_profile(command: list[str], svg: Path, rate: int = PY_SPY_RATE, native: bool = True,
-                   timeout: float = THREAD_PROFILE_TIMEOUT_S) -> Path:
-    """Run `command` as py-spy's child and write an SVG flamegraph of every thread of it (one
-    tower per thread; Cython and C frames too with `native`) to `svg`; returns `svg`.
-
-    The flamegraph is self-contained (inline script, no asset fetched), so it opens offline.
-    Idle threads (waiting on a socket or a lock) are left out, as py-spy does by default: the
-    graph is where the CPU went. Raises ThreadProfileUnavailable if py-spy is missing or failed
-    (e.g. not allowed to trace); what the child did is the caller's to check -- py-spy's exit
-    status does not say. py-spy and the child run in a process group of their own, stopped on
-    timeout, error or Ctrl-C.
-    """
-    args = [py_spy_executable(), "record", "--threads", "--function", "--rate", str(rate), "--format", "flamegraph",
-            "--output", str(svg)]
-    if native:
-        args.append("--native")
-    svg.parent.mkdir(parents=True, exist_ok=True)
-    svg.unlink(missing_ok=True)
+def run_py_spy(record_args: list[str], command: list[str], output: Path,
+               timeout: float = THREAD_PROFILE_TIMEOUT_S) -> str:
+    """Run `py-spy record RECORD_ARGS --output OUTPUT -- COMMAND`, which must write `output`;
+    returns what py-spy and the child printed (stdout and stderr). Raises ThreadProfileUnavailable
+    if py-spy is missing or failed (e.g. not allowed to trace); what the child did is the
+    caller's to check -- py-spy's exit status does not say. py-spy and the child run in a process
+    group of their own, stopped on timeout, error or Ctrl-C."""
+    args = [py_spy_executable(), "record", *record_args, "--output", str(output)]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.unlink(missing_ok=True)
     proc = subprocess.Popen([*args, "--", *command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, errors="replace", start_new_session=True)
     try:
-        output, _ = proc.communicate(timeout=timeout)
+        printed, _ = proc.communicate(timeout=timeout)
     except BaseException:  # the timeout, Ctrl-C: never leave py-spy or its child behind
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -108,9 +124,25 @@ def thread_profile(command: list[str], svg: Path, rate: int = PY_SPY_RATE, nativ
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         raise
-    if proc.returncode != 0 or not svg.exists() or svg.stat().st_size == 0:
+    if proc.returncode != 0 or not output.exists() or output.stat().st_size == 0:
         raise ThreadProfileUnavailable(f"py-spy could not profile {' '.join(command[:4])} ... (exit status "
-                                       f"{proc.returncode}): {output.strip()[-1500:]}")
+                                       f"{proc.returncode}): {printed.strip()[-1500:]}")
+    return printed
+
+
+def thread_profile(command: list[str], svg: Path, rate: int = PY_SPY_RATE, native: bool = True,
+                   timeout: float = THREAD_PROFILE_TIMEOUT_S) -> Path:
+    """Run `command` as py-spy's child and write an SVG flamegraph of every thread of it (one
+    tower per thread; Cython and C frames too with `native`) to `svg`; returns `svg`.
+
+    The flamegraph is self-contained (inline script, no asset fetched), so it opens offline.
+    Idle threads (waiting on a socket or a lock) are left out, as py-spy does by default: the
+    graph is where the CPU went. Raises ThreadProfileUnavailable as run_py_spy does.
+    """
+    args = ["--threads", "--function", "--rate", str(rate), "--format", "flamegraph"]
+    if native:
+        args.append("--native")
+    run_py_spy(args, command, svg, timeout)
     return svg
 
 
