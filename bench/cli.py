@@ -12,6 +12,7 @@ from impls import registry
 
 from bench import harness, lineup, profiling, readme, results, summary
 from bench.cases import cases
+from bench.report import compare
 
 DEFAULT_OUT = results.DEFAULT_OUT
 
@@ -93,6 +94,26 @@ def cmd_profile(args, parser) -> int:
 def cmd_readme(args, parser) -> int:
     readme.update(args.readme, args.results)
     print(f"updated the results section of {args.readme} from {args.results}")
+    return 0
+
+
+def cmd_report(args, parser) -> int:
+    from bench import report
+
+    if not args.results.is_file():
+        parser.error(f"no results file at {args.results} (make bench or make bench-quick writes one)")
+    path = report.write(args.results, args.out)
+    print(f"wrote {path} from {args.results}")
+    return 0
+
+
+def cmd_compare(args, parser) -> int:
+    for path in (args.a, args.b):
+        if not (path / "results.json" if path.is_dir() else path).is_file():
+            parser.error(f"no results.json at {path}")
+    print(compare.run(args.a, args.b, args.out))
+    if args.out is not None:
+        print(f"wrote {args.out}")
     return 0
 
 
@@ -269,6 +290,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", type=Path, default=DEFAULT_OUT / "results.json")
     p.add_argument("--readme", type=Path, default=Path("README.md"))
     p.set_defaults(func=cmd_readme)
+
+    # (the page's modules load when it runs: matplotlib is no cost to the other commands)
+    p = sub.add_parser("report", help="results.json as one self-contained HTML page: tables, plots, environment",
+                       description="Writes OUT: one HTML file, its style and plots (matplotlib, inline SVG) inside "
+                                   "it, fetching nothing: a section per family (each tier against pure and the "
+                                   "best peer, cost per item against batch size, the ring's balance, the worker "
+                                   "pool's throughput and latency, the service's CPU per request), the targets, "
+                                   "every figure's table, and links to the memray, profile, Locust and asv pages "
+                                   "found beside it. The same results.json gives the same bytes.")
+    p.add_argument("--results", type=Path, default=DEFAULT_OUT / "results.json")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT / "index.html")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("compare", help="two results.json cell by cell: the ratio B/A, and which differences are "
+                                       "beyond noise",
+                       description="Matches figures by (family, case, impl, params, metric) and prints B/A per cell "
+                                   "with a verdict in each metric's own direction: improved, regressed, changed (a "
+                                   "metric with no better direction) or within noise (quartiles that overlap, or a "
+                                   f"difference under the minimum: {compare.MIN_EFFECT:.0%} with quartiles, "
+                                   f"{compare.MIN_EFFECT_NO_SPREAD:.0%} without). A and B are results.json files "
+                                   "or folders holding one.")
+    p.add_argument("a", type=Path, metavar="A", help="the baseline: a results.json or its folder")
+    p.add_argument("b", type=Path, metavar="B", help="the run compared with it")
+    p.add_argument("--out", type=Path, help="also write the markdown to this file")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("kafka", help="start the embedded Kafka-compatible broker, print its bootstrap address, "
                                      "run until Ctrl-C or SIGTERM",

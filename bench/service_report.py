@@ -17,18 +17,19 @@ CALLS = (
 ROUTE = "rest-orders-msgpack"
 
 
-def table(records: list[dict]) -> str:
-    """Per row: req/s, p50/p99, the service's and backends' CPU per request, Locust's CPU, and
-    the service's CPU over the floor of the same transport and server."""
+def table_rows(records: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of the load runs' table: per run, req/s, p50/p99, the service's and
+    backends' CPU per request, Locust's CPU, and the service's CPU over the floor of the same
+    transport and server. The markdown table and the HTML report both print these rows."""
     by_run: dict[tuple, dict[str, dict]] = {}
     for r in records:
         if r["family"] == FAMILY and r["params"].get("kind") in (None, "total"):
             by_run.setdefault((r["impl"], r["case"], r["params"]["server"], r["params"]["backend"]), {})[r["metric"]] = r
     floors = {(figs["service_cpu"]["params"]["transport"], server): figs["service_cpu"]["value"]
               for (_, _, server, _), figs in by_run.items() if figs["service_cpu"]["params"]["floor"]}
-    lines = ["| impl | case | server | log | req/s | p50 ms | p99 ms | service CPU | backends CPU | Locust cores "
-             "| floor CPU | x floor |",
-             "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    header = ["impl", "case", "server", "log", "req/s", "p50 ms", "p99 ms", "service CPU", "backends CPU",
+              "Locust cores", "floor CPU", "x floor"]
+    rows = []
     for (impl, case, server, backend), figs in by_run.items():
         cpu = figs["service_cpu"]
         floor = floors.get((cpu["params"]["transport"], server))
@@ -36,10 +37,18 @@ def table(records: list[dict]) -> str:
         comparable = floor is not None and not cpu["params"]["floor"] and cpu["unit"] == "cpu_us/req"
         ratio = f"{cpu['value'] / floor:.1f}" if comparable else ""
         mark = " (saturated)" if cpu.get("loadgen_saturated") else ""
-        lines.append(f"| {impl} | {case} | {server} | {backend} | {figs['throughput']['value']:.0f}{mark} "
-                     f"| {figs['latency_p50']['value']:.1f} | {figs['latency_p99']['value']:.1f} "
-                     f"| {cpu['value']:.0f} {cpu['unit']} | {figs['backend_cpu']['value']:.0f} "
-                     f"| {figs['loadgen_cpu']['value']:.2f} | {'' if floor is None else f'{floor:.0f}'} | {ratio} |")
+        rows.append([impl, case, server, backend, f"{figs['throughput']['value']:.0f}{mark}",
+                     f"{figs['latency_p50']['value']:.1f}", f"{figs['latency_p99']['value']:.1f}",
+                     f"{cpu['value']:.0f} {cpu['unit']}", f"{figs['backend_cpu']['value']:.0f}",
+                     f"{figs['loadgen_cpu']['value']:.2f}", "" if floor is None else f"{floor:.0f}", ratio])
+    return header, rows
+
+
+def table(records: list[dict]) -> str:
+    """The load runs' table (table_rows) in markdown, numbers right-aligned."""
+    header, rows = table_rows(records)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * 4 + "---:|" * (len(header) - 4)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
 
 

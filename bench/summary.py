@@ -15,7 +15,8 @@ from bench.formatting import fmt_record, params_text
 SPEC = "pure"
 
 
-def _impl_order(impls: set[str], family: str) -> list[str]:
+def impl_order(impls: set[str], family: str) -> list[str]:
+    """`impls` in the family's order (tiers, backends, peers), unknown names last."""
     try:
         known = lineup.all_names(family)
     except ValueError:  # a results file of a family this checkout does not have
@@ -23,7 +24,8 @@ def _impl_order(impls: set[str], family: str) -> list[str]:
     return [i for i in known if i in impls] + sorted(impls - set(known))
 
 
-def _versus_by_case(family: str) -> dict[str, tuple[str, ...]]:
+def versus_by_case(family: str) -> dict[str, tuple[str, ...]]:
+    """case -> the peers it is set against (Case.versus; empty: every peer)."""
     try:
         return {case.name: case.versus for case in cases(family)}
     except ModuleNotFoundError:  # a results file of a family this checkout does not have
@@ -36,8 +38,8 @@ def rows(doc: dict, families: list[str] | None = None) -> list[tuple[str, list[s
     for family, cells in results.cells(doc).items():
         if families and family not in families or family == service_report.FAMILY:
             continue  # the service's load runs have a table of their own (service_report)
-        impls = _impl_order({i for by_impl in cells.values() for i in by_impl}, family)
-        versus = _versus_by_case(family)
+        impls = impl_order({i for by_impl in cells.values() for i in by_impl}, family)
+        versus = versus_by_case(family)
         header = ["case", "params", "metric"] + impls + ["best tier vs best peer"]
         body = []
         for (case, _, metric), by_impl in cells.items():
@@ -62,11 +64,17 @@ def rows(doc: dict, families: list[str] | None = None) -> list[tuple[str, list[s
     return tables
 
 
-def versus_peer(by_impl: dict[str, dict], versus: tuple[str, ...] = ()) -> str:
-    # Ours: the tiers, or in a row only backends take part in (Redis), the backends.
+def ours_and_peers(by_impl: dict[str, dict], versus: tuple[str, ...] = ()) -> tuple[list[dict], list[dict]]:
+    """A row's figures of ours -- the tiers, or in a row only backends take part in (Redis), the
+    backends -- and of the peers it is set against (`versus`; empty: every peer)."""
     tiers = [r for r in by_impl.values() if r["role"] == lineup.TIER] or \
         [r for r in by_impl.values() if r["role"] == lineup.BACKEND]
     peers = [r for i, r in by_impl.items() if r["role"] == lineup.PEER and (not versus or i in versus)]
+    return tiers, peers
+
+
+def versus_peer(by_impl: dict[str, dict], versus: tuple[str, ...] = ()) -> str:
+    tiers, peers = ours_and_peers(by_impl, versus)
     if not tiers or not peers:
         return ""
     best_tier, best_peer = results.best(tiers), results.best(peers)
