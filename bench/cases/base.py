@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from impls.registry import SPEC_TIER
+
 #: Case.reference's default: the spec tier prepares the reference output.
 FROM_SPEC = "from-spec"
 #: What `check` is given when no reference could be computed.
@@ -28,6 +30,49 @@ NO_REFERENCE = object()
 
 def always(impl) -> bool:
     return True
+
+
+# --- batch-size sweeps ------------------------------------------------------------------------
+# The `*_sweep` cases time a batch API from one item per call, where its fixed cost per call
+# (argument checks, array conversion, Numba's dispatch) is all there is, to sizes where that
+# cost no longer shows; the report plots their cost per item against the size, the scalar call
+# at 1 beside them. They are cases of their own so that the main cases' names and parameters,
+# which are history keys and targets, stay as they were.
+
+SWEEP_SIZES = (1, 10, 100, 1_000, 10_000, 100_000)
+QUICK_SWEEP_SIZES = (1, 100, 10_000)
+#: pure's cost per item is flat from about a hundred items on, and its 100k-item calls would
+#: make a cell last seconds: the spec is timed up to here (its output is still the reference).
+SPEC_SWEEP_MAX = 10_000
+
+
+def sweep_grid(size: str, fixed: dict | list[dict], quick_fixed: dict | list[dict] | None = None,
+               below: tuple[int, int] | None = None) -> Callable[[bool], list[dict]]:
+    """Each of `fixed` (one parameter set or several; `quick_fixed` at --quick, if given) at
+    every sweep size, `size` last; with `below` = (full, quick), only the sizes below it (where
+    the family's main batch case already measures the call at that size)."""
+    def rows(chosen) -> list[dict]:
+        return [chosen] if isinstance(chosen, dict) else list(chosen)
+
+    def grid(quick: bool) -> list[dict]:
+        chosen = rows(quick_fixed if quick and quick_fixed is not None else fixed)
+        limit = float("inf") if below is None else below[1] if quick else below[0]
+        sizes = [n for n in (QUICK_SWEEP_SIZES if quick else SWEEP_SIZES) if n < limit]
+        return [{**row, size: n} for row in chosen for n in sizes]
+
+    return grid
+
+
+def spec_up_to(size: str, limit: int = SPEC_SWEEP_MAX) -> Callable[[Any, dict], bool]:
+    """Case.applies_at for a sweep: every cell, but the spec tier's only up to `limit` items."""
+    return lambda impl, params: impl.name != SPEC_TIER or params[size] <= limit
+
+
+def batches(items, size: int) -> list:
+    """`items` (a list or an array) cut into consecutive batches of `size`: a case that cycles
+    through many distinct inputs one at a time cycles through the same inputs in batches, so
+    its scalar call and its batch call at size 1 see the same data."""
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def _no_peer_check(output, params) -> str | None:

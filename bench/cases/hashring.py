@@ -1,4 +1,5 @@
-"""Hash-ring cases: lookups, batch lookups, build, add/remove, memory, balance, moved keys, jump.
+"""Hash-ring cases: lookups, batch lookups, build, add/remove, memory, balance, moved keys, jump;
+the batch calls' cost per key against batch size, and balance and moved keys against vnodes.
 
 The inputs (node names, keys) are made here and shared by the harness, asv, pytest-benchmark,
 the profiler and the memory driver, so every tool measures the same thing.
@@ -11,9 +12,10 @@ from collections import Counter
 
 import numpy as np
 
-from bench.cases.base import Case
+from bench.cases.base import Case, batches, spec_up_to, sweep_grid
 from bench.measurement import Figure, Figures, MemoryProbe, Timed
 from bench.targets import Target
+from impls.registry import SPEC_TIER
 
 FAMILY = "hashring"
 VNODES = 160
@@ -71,10 +73,12 @@ def _lookup(impl, p):
 
 
 def _lookup_many(impl, p):
+    """Batches of p["keys"] keys; below LOOKUP_KEYS, through the single lookups' keys in turn."""
     ring = impl.module.Ring(node_names(p["nodes"]), p["vnodes"])
-    batch = keys(p["keys"])
-    return Timed(fn=ring.lookup_many, args=[batch], items_per_call=len(batch),
-                 output=lambda: ring.lookup_many(batch))
+    size = p["keys"]
+    calls = batches(keys(max(size, LOOKUP_KEYS)), size)
+    return Timed(fn=ring.lookup_many, args=calls, items_per_call=size,
+                 output=lambda: [owner for batch in calls for owner in ring.lookup_many(batch)])
 
 
 def _build(impl, p):
@@ -118,11 +122,13 @@ def _jump(impl, p):
 
 
 def _jump_many(impl, p):
-    hashes = key_hashes(p["keys"])
+    """Arrays of p["keys"] hashes; below LOOKUP_KEYS, through the single jumps' hashes in turn."""
+    size = p["keys"]
+    calls = batches(key_hashes(max(size, LOOKUP_KEYS)), size)
     buckets = p["nodes"]
     jump_many = impl.module.jump_many
-    return Timed(fn=lambda hs: jump_many(hs, buckets), args=[hashes], items_per_call=len(hashes),
-                 output=lambda: jump_many(hashes, buckets).tolist())
+    return Timed(fn=lambda hs: jump_many(hs, buckets), args=calls, items_per_call=size,
+                 output=lambda: [b for hs in calls for b in jump_many(hs, buckets).tolist()])
 
 
 # --- figures -----------------------------------------------------------------------------
@@ -173,6 +179,25 @@ def _moved(impl, p):
     return Figures(compute)
 
 
+def _is_spec(impl) -> bool:
+    return impl.name == SPEC_TIER
+
+
+def _ratios_are_plausible(output, params) -> str | None:
+    """The vnodes sweeps' check: pure alone takes part (its output would be its own reference),
+    so each figure is checked to be a finite, non-negative ratio."""
+    bad = [f.metric for f in output if not 0 <= f.value < float("inf")]
+    return f"implausible ratios: {bad}" if bad else None
+
+
+def _vnodes_grid(quick: bool) -> list[dict]:
+    """Balance and moved keys against vnodes at 100 nodes, with as many keys as `balance` has:
+    counting keys adds noise of about sqrt(nodes/keys) to std/mean, 0.01 at 1M keys (0.03
+    at --quick's 100k) beside the issue's bound 1.2/sqrt(vnodes), 0.047 at 640 vnodes."""
+    vnodes, n_keys = ((10, 160), 100_000) if quick else ((10, 40, 160, 640), 1_000_000)
+    return [{"nodes": 100, "vnodes": v, "keys": n_keys} for v in vnodes]
+
+
 def _memory(impl, p):
     names = node_names(p["nodes"])
     ring = impl.module.Ring
@@ -198,6 +223,13 @@ CASES = [
     Case(FAMILY, "jump_many", "time",
          _grid({"nodes": NODE_COUNTS, "keys": 1_000_000}, {"nodes": NODE_COUNTS, "keys": 50_000}),
          _jump_many, unit="ns/key", applies=_has_jump, doc="jump hash of a uint64 array"),
+    # The batch-size sweeps (see bench.cases.base): the tiers only, at 1,000 nodes like the targets.
+    Case(FAMILY, "lookup_many_sweep", "time", sweep_grid("keys", {"nodes": 1000, "vnodes": VNODES}), _lookup_many,
+         unit="ns/key", applies=lambda impl: impl.is_tier and _has_ring(impl), applies_at=spec_up_to("keys"),
+         doc="lookup_many: cost per key against batch size, from 1 key a call"),
+    Case(FAMILY, "jump_many_sweep", "time", sweep_grid("keys", {"nodes": 1000, "vnodes": VNODES}), _jump_many,
+         unit="ns/key", applies=lambda impl: impl.is_tier and _has_jump(impl), applies_at=spec_up_to("keys"),
+         doc="jump_many: cost per key against batch size, from 1 hash a call"),
     Case(FAMILY, "memory", "memory", _grid({"nodes": NODE_COUNTS}, {"nodes": [100]}), _memory,
          applies=_has_ring, doc="peak and retained bytes of building a ring (memray)"),
     Case(FAMILY, "balance", "figures",
@@ -206,6 +238,14 @@ CASES = [
     Case(FAMILY, "moved", "figures",
          _grid({"nodes": NODE_COUNTS, "keys": 1_000_000}, {"nodes": [100], "keys": 100_000}),
          _moved, applies=_has_ring, doc="fraction of keys moved by adding, then removing, one node"),
+    # Against vnodes, pure alone: every tier's owners are checked equal to pure's before anything
+    # is measured, so balance and moved keys are the placement rule's, the same for every tier.
+    Case(FAMILY, "balance_vnodes", "figures", _vnodes_grid, _balance, applies=_is_spec, reference=None,
+         invariant=_ratios_are_plausible,
+         doc="keys per node against vnodes (pure: every tier places keys as it does)"),
+    Case(FAMILY, "moved_vnodes", "figures", _vnodes_grid, _moved, applies=_is_spec, reference=None,
+         invariant=_ratios_are_plausible,
+         doc="keys moved by adding, then removing, one node, against vnodes (pure: every tier places keys as it does)"),
 ]
 
 

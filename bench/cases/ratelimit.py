@@ -1,5 +1,6 @@
-"""Rate-limiter cases: one bucket, 10k keys, a batch of 1M (key, time) pairs, cost against limit
-size, Redis (latency beside PING, batches, server time per decision), memory for 1M keys.
+"""Rate-limiter cases: one bucket, 10k keys, a batch of 1M (key, time) pairs, the batch call's
+cost against batch size, cost against limit size, Redis (latency beside PING, batches, server
+time per decision), memory for 1M keys.
 
 Inputs are made here and shared by the harness, asv, pytest-benchmark, the profiler and the
 memory driver, so every tool measures the same thing.
@@ -28,7 +29,7 @@ import numpy as np
 
 from bench import lineup
 from bench.backends import redis as redis_backend
-from bench.cases.base import Case
+from bench.cases.base import Case, batches, spec_up_to, sweep_grid
 from bench.measurement import HIGHER, Figure, Figures, MemoryProbe, Timed, percentiles
 from bench.targets import Target
 
@@ -149,6 +150,38 @@ def _acquire_many(impl, p):
     # microseconds against milliseconds.
     return Timed(fn=lambda batch: make().acquire_many(batch, times), args=[keys], items_per_call=len(keys),
                  output=lambda: make().acquire_many(keys, times).tolist())
+
+
+def _cycled(live, n: int):
+    """n keys: `live` (a list or an int64 array) over and over."""
+    if n <= len(live):
+        return live
+    return np.resize(live, n) if isinstance(live, np.ndarray) else (live * -(-n // len(live)))[:n]
+
+
+def _acquire_many_sweep(impl, p):
+    """keyed_acquire's limiter and live keys, decided `batch` keys a call on the clock (read
+    once a call, as a caller deciding a batch would): the batch call's cost per decision
+    against batch size, the single acquire beside it at 1. The batches go through the live
+    keys in turn; past their number, each batch holds every key several times."""
+    size = p["batch"]
+    live = key_names(p["keys"]) if p["key_type"] == "str" else np.arange(p["keys"], dtype=np.int64)
+    calls = batches(_cycled(live, size), size)
+    make = lambda: impl.module.KeyedLimiter(p["kind"], 10.0, 1.0)  # noqa: E731 - keyed_acquire's
+    limiter = make()
+    limiter.acquire_many(live)  # every key live before timing, as in keyed_acquire
+
+    def output():
+        """12 passes over the first thousand keys' batches (at least one batch) on a fresh
+        limiter, at 10 us a decision: the last passes are partly refused."""
+        replay, decided, out = make(), 0, []
+        for _ in range(12):
+            for batch in calls[:max(1, 1000 // size)]:
+                out += replay.acquire_many(batch, decided * 1e-5).tolist()
+                decided += len(batch)
+        return out
+
+    return Timed(fn=limiter.acquire_many, args=calls, items_per_call=size, output=output)
 
 
 # --- Redis: the backend "redis" (impls.ratelimit.redis) and the peers' Redis storages ------------
@@ -342,6 +375,10 @@ CASES = [
     Case(FAMILY, "acquire_many", "time", _grid(_MANY, _MANY_QUICK), _acquire_many, unit="ns/key",
          applies=_tier_with("KeyedLimiter"),
          doc="acquire_many over (key, time) pairs, 10k keys, on a fresh limiter each sample"),
+    Case(FAMILY, "acquire_many_sweep", "time",
+         sweep_grid("batch", _KEYED_GRID, _KEYED_QUICK),
+         _acquire_many_sweep, unit="ns/key", applies=_tier_with("KeyedLimiter"), applies_at=spec_up_to("batch"),
+         doc="acquire_many on keyed_acquire's live keys and clock: cost per decision against batch size"),
     Case(FAMILY, "limit_size", "time",
          _grid([{"limit": n} for n in (10, 1_000, 100_000)]), _bucket_case("token"), unit="ns/op",
          applies=_has("TokenBucket"), peer_check=_bools,

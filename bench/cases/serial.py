@@ -12,6 +12,9 @@ protobuf bytes:
 - columns_*: the Numba tier's columnar path (and upb on prebuilt messages, the other codec
   that starts from its own structure rather than from dicts), with the conversion to and
   from dicts as cases of their own: the part of "when does Numba pay" kernels do not show;
+- proto_encode_batch_sweep / proto_decode_batch_sweep: our tiers' encode_batch and decode_batch
+  from one order a call up to the batch cases' size, the cost per order against batch size (the
+  report draws the one-message call at 1 and the batch case at its size on the same line);
 - bytes_per_msg: each implementation's own format, side by side on purpose;
 - decode_memory: peak memory of decoding a 100k batch in the implementation's own format,
   each in a subprocess of its own (bench.memory).
@@ -29,7 +32,7 @@ import random
 from types import SimpleNamespace
 
 from bench import lineup
-from bench.cases.base import Case
+from bench.cases.base import Case, batches, sweep_grid
 from bench.measurement import Figure, Figures, MemoryProbe, Timed
 from bench.targets import Target
 
@@ -141,15 +144,21 @@ def _batch_grid(full: int, quick: int, **extra):
     return lambda is_quick: [{"batch": quick if is_quick else full, **extra}]
 
 
+def _batched_orders(c, size: int) -> list:
+    """Batches of `size` orders in the codec's own structure; below DISTINCT, through the
+    one-message cases' orders in turn (one batch of orders(size) from there on)."""
+    return [c.native_batch(chunk) for chunk in batches(orders(max(size, DISTINCT)), size)]
+
+
 def _batch_encode(fmt: str):
     def prepare(impl, p):
         c = codec(impl, fmt)
-        native = c.native_batch(orders(p["batch"]))
+        natives = _batched_orders(c, p["batch"])
         if impl.is_peer:
-            output = lambda: c.to_dicts(c.decode_batch(c.encode_batch(native)))  # noqa: E731
+            output = lambda: [o for n in natives for o in c.to_dicts(c.decode_batch(c.encode_batch(n)))]  # noqa: E731
         else:
-            output = lambda: c.encode_batch(native)  # noqa: E731
-        return Timed(fn=c.encode_batch, args=[native], items_per_call=p["batch"], output=output)
+            output = lambda: [c.encode_batch(n) for n in natives]  # noqa: E731
+        return Timed(fn=c.encode_batch, args=natives, items_per_call=p["batch"], output=output)
 
     return prepare
 
@@ -157,9 +166,10 @@ def _batch_encode(fmt: str):
 def _batch_decode(fmt: str):
     def prepare(impl, p):
         c = codec(impl, fmt)
-        data = c.encode_batch(c.native_batch(orders(p["batch"])))
+        data = [c.encode_batch(n) for n in _batched_orders(c, p["batch"])]
         fn = _with_gc(c.decode_batch) if p.get("gc") == "on" else c.decode_batch
-        return Timed(fn=fn, args=[data], items_per_call=p["batch"], output=lambda: c.to_dicts(c.decode_batch(data)))
+        return Timed(fn=fn, args=data, items_per_call=p["batch"],
+                     output=lambda: [o for d in data for o in c.to_dicts(c.decode_batch(d))])
 
     return prepare
 
@@ -242,6 +252,14 @@ def _format_cases(fmt: str, prefix: str) -> list[Case]:
     ]
 
 
+def _tier_batch(impl) -> bool:
+    return impl.is_tier and _speaks("protobuf", batch=True)(impl)
+
+
+def _sweep_grid(fixed: dict):
+    return sweep_grid("batch", fixed, below=(BATCH, QUICK_BATCH))
+
+
 # --- figures and memory -----------------------------------------------------------------------
 
 def _bytes_per_msg(impl, p):
@@ -279,6 +297,12 @@ CASES = (
     + _format_cases("msgpack", "msgpack")
     + _format_cases("json", "json")
     + [
+        # The batch-size sweeps (see bench.cases.base): our tiers' batch API, protobuf, below the
+        # batch cases' size (they measure that one; a message costs too much for 100k to add anything).
+        Case(FAMILY, "proto_encode_batch_sweep", "time", _sweep_grid({}), _batch_encode("protobuf"), unit="ns/msg",
+             applies=_tier_batch, doc="encode_batch: cost per order against batch size, from 1 a call"),
+        Case(FAMILY, "proto_decode_batch_sweep", "time", _sweep_grid({"gc": "off"}), _batch_decode("protobuf"),
+             unit="ns/msg", applies=_tier_batch, doc="decode_batch: cost per order against batch size, from 1 a call"),
         Case(FAMILY, "columns_encode", "time", _batch_grid(BATCH, QUICK_BATCH), _columns_encode, unit="ns/msg",
              applies=_columnar, reference=_batch_bytes_reference, peer_check=_round_trips,
              doc="OrderColumns -> OrderBatch bytes (Numba); upb serialising a prebuilt OrderBatch"),

@@ -114,6 +114,10 @@ class Series:
     highs: list[float] | None = None
     dashed: bool = False
     marker: str = "o"
+    #: the line between points: "-", "--", ":", or "none" (points alone); None: "--" if dashed else "-"
+    linestyle: str | None = None
+    #: False: hollow markers (another kind of point than the series' filled ones)
+    filled: bool = True
 
 
 @dataclass
@@ -140,8 +144,11 @@ def lines(name: str, title: str, panels: list[Panel], columns: int = 3, height: 
         axes = fig.subplots(rows, columns, squeeze=False)
         for ax, panel in zip(axes.flat, panels):
             for s in panel.series:
-                style_kw = {"linestyle": "--" if s.dashed else "-", "linewidth": 1.0, "marker": s.marker,
-                            "markersize": 4, "color": s.colour, "label": s.label}
+                line = s.linestyle if s.linestyle is not None else "--" if s.dashed else "-"
+                style_kw = {"linestyle": line, "linewidth": 1.0, "marker": s.marker, "markersize": 4,
+                            "color": s.colour, "label": s.label}
+                if not s.filled:
+                    style_kw["markerfacecolor"] = "white"
                 if s.lows is not None and s.highs is not None:
                     errors = [[y - lo for y, lo in zip(s.ys, s.lows)], [hi - y for y, hi in zip(s.ys, s.highs)]]
                     ax.errorbar(s.xs, s.ys, yerr=errors, capsize=2, elinewidth=0.8, **style_kw)

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from bench import results, service_report, summary
+from bench.cases.base import SPEC_SWEEP_MAX
 from bench.formatting import fmt_bytes, params_text
 from bench.report import plots
 from bench.targets import family_targets
@@ -41,6 +42,19 @@ class BatchPair:
     size: str                      # the batch case's parameter holding the batch size
     match: tuple[str, ...] = ()    # parameters both cases hold that must agree
     hold: dict = field(default_factory=dict)  # the batch case's parameters fixed for the line
+    #: a case timing the same batch call at many sizes (bench.cases.base: the `*_sweep` cases),
+    #: whose points join the batch case's line where their other parameters agree; at a size
+    #: both measured, the batch case's figure is the one drawn (the one the tables and targets use)
+    sweep: str | None = None
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A reference drawn over a sweep's panel of `metric`: y(x, params) along the swept values."""
+
+    metric: str
+    label: str
+    y: Callable[[float, dict], float]
 
 
 @dataclass(frozen=True)
@@ -51,20 +65,32 @@ class Sweep:
     case: str
     metrics: tuple[str, ...]
     prefer: tuple[str, ...]
+    #: who the points are, for the caption
+    about: str = "every implementation (the tiers share one placement rule, so their points coincide)"
+    curves: tuple[Curve, ...] = ()
 
 
 BATCH_PAIRS: dict[str, tuple[BatchPair, ...]] = {
-    "hashring": (BatchPair("lookup", "lookup_many", "keys", ("nodes", "vnodes")),
-                 BatchPair("jump", "jump_many", "keys", ("nodes", "vnodes"))),
-    "ratelimit": (BatchPair("keyed_acquire", "acquire_many", "pairs", ("kind", "key_type")),
+    "hashring": (BatchPair("lookup", "lookup_many", "keys", ("nodes", "vnodes"), sweep="lookup_many_sweep"),
+                 BatchPair("jump", "jump_many", "keys", ("nodes", "vnodes"), sweep="jump_many_sweep")),
+    "ratelimit": (BatchPair("keyed_acquire", "acquire_many_sweep", "batch", ("kind", "keys", "key_type")),
+                  BatchPair("keyed_acquire", "acquire_many", "pairs", ("kind", "key_type")),
                   BatchPair("redis_acquire", "redis_acquire_many", "batch", ("redis",))),
     "serial": tuple(BatchPair(f"{fmt}_{op}", f"{fmt}_{op}_batch", "batch", (),
-                              {"gc": "off"} if op == "decode" else {})
+                              {"gc": "off"} if op == "decode" else {},
+                              sweep=f"{fmt}_{op}_batch_sweep" if fmt == "proto" else None)
                     for fmt in ("proto", "msgpack", "json") for op in ("encode", "decode")),
 }
+#: balance_vnodes and moved_vnodes: pure's alone (bench/cases/hashring.py says why).
+_PURE_ONLY = "pure alone: every tier's owners are checked equal to pure's, so these are the placement rule's figures"
 SWEEPS: dict[str, tuple[Sweep, ...]] = {
-    "hashring": (Sweep("balance", ("std_over_mean", "max_over_mean"), ("vnodes", "nodes")),
-                 Sweep("moved", ("moved_fraction_add", "moved_over_ideal"), ("vnodes", "nodes"))),
+    "hashring": (Sweep("balance", ("std_over_mean", "max_over_mean"), ("nodes",)),
+                 Sweep("moved", ("moved_fraction_add", "moved_over_ideal"), ("nodes",)),
+                 Sweep("balance_vnodes", ("std_over_mean", "max_over_mean"), ("vnodes",), _PURE_ONLY,
+                       (Curve("std_over_mean", "1.2/√vnodes: the issue's bound", lambda v, p: 1.2 / v ** 0.5),)),
+                 Sweep("moved_vnodes", ("moved_fraction_add", "moved_over_ideal"), ("vnodes",), _PURE_ONLY,
+                       (Curve("moved_fraction_add", "1/(nodes+1): the ideal", lambda v, p: 1 / (p["nodes"] + 1)),
+                        Curve("moved_over_ideal", "1.3: the issue's bound", lambda v, p: 1.3)))),
 }
 #: Figures beside the timings, as bars per implementation: (case or None for any, metrics, title).
 VALUES: dict[str, tuple[tuple[str | None, tuple[str, ...], str], ...]] = {
@@ -196,51 +222,85 @@ def _size_text(sizes: list[float]) -> str:
     return ", ".join(f"{s:,.0f}" for s in sorted(set(sizes)))
 
 
+def _batch_series(impl: str, colour: str, scalar: dict | None, batch: list[tuple[float, dict]]) -> list[plots.Series]:
+    """One implementation's line: its batch call at the sizes measured (solid), and the scalar
+    call at 1 (a hollow diamond). With the batch call at one size only, a dashed line joins
+    the two points, which is no measurement in between."""
+    def series(points, **style) -> plots.Series:
+        return plots.Series(impl, [x for x, _ in points], [r["value"] for _, r in points], colour,
+                            lows=[r.get("q1", r["value"]) for _, r in points],
+                            highs=[r.get("q3", r["value"]) for _, r in points], **style)
+
+    if len(batch) < 2:
+        return [series(([(1, scalar)] if scalar else []) + batch, dashed=True)]
+    out = [series(batch)]
+    if scalar is not None:
+        out.append(series([(1, scalar)], linestyle="none", marker="D", filled=False))
+    return out
+
+
 def batch_sizes(family: str, rows: list[Row], order: list[str], palette: dict) -> list[Plot]:
-    """Per item cost against batch size: the scalar call at 1, the batch case at its size."""
-    panels, sizes = [], []
+    """Per item cost against batch size: the scalar call at 1, the batch case (and its sweep)
+    at their sizes."""
+    panels, sizes, swept, dashed = [], [], False, False
     for pair in BATCH_PAIRS.get(family, ()):
         scalars = [r for r in rows if r.case == pair.scalar and r.metric == "time"]
-        batches = [r for r in rows if r.case == pair.batch and r.metric == "time"
-                   and all(r.params.get(k) == v for k, v in pair.hold.items()) and pair.size in r.params]
-        groups: dict[str, list[Row]] = {}
+        # the batch case's rows first: at a size both measured, its figure is the one drawn
+        batches = [r for case in (pair.batch, pair.sweep) for r in rows if case and r.case == case
+                   and r.metric == "time" and all(r.params.get(k) == v for k, v in pair.hold.items())
+                   and pair.size in r.params]
+        groups: dict[str, dict[float, Row]] = {}
         for r in batches:
             fixed = {k: v for k, v in r.params.items() if k != pair.size and k not in pair.hold}
-            groups.setdefault(json.dumps(fixed, sort_keys=True), []).append(r)
-        for fixed_json, members in groups.items():
+            groups.setdefault(json.dumps(fixed, sort_keys=True), {}).setdefault(r.params[pair.size], r)
+        for fixed_json, by_size in groups.items():
             fixed = json.loads(fixed_json)
             match = {k: fixed[k] for k in pair.match if k in fixed}
             scalar = next((r for r in scalars if all(r.params.get(k) == v for k, v in match.items())), None)
             points: dict[str, list[tuple[float, dict]]] = {}
-            if scalar is not None:
-                for impl, rec in scalar.by_impl.items():
-                    points.setdefault(impl, []).append((1, rec))
-            for r in sorted(members, key=lambda m: m.params[pair.size]):
-                sizes.append(r.params[pair.size])
-                for impl, rec in r.by_impl.items():
-                    points.setdefault(impl, []).append((r.params[pair.size], rec))
+            for size in sorted(by_size):
+                sizes.append(size)
+                for impl, rec in by_size[size].by_impl.items():
+                    points.setdefault(impl, []).append((size, rec))
             series = []
-            for impl in [i for i in order if i in points]:
-                pts = points[impl]
-                series.append(plots.Series(impl, [x for x, _ in pts], [rec["value"] for _, rec in pts],
-                                           palette[impl], lows=[rec.get("q1", rec["value"]) for _, rec in pts],
-                                           highs=[rec.get("q3", rec["value"]) for _, rec in pts], dashed=True))
-            unit = members[0].by_impl[next(iter(members[0].by_impl))]["unit"]
+            for impl in order:
+                at_one = scalar.by_impl.get(impl) if scalar is not None else None
+                if impl in points or at_one is not None:
+                    series += _batch_series(impl, palette[impl], at_one, points.get(impl, []))
+                    swept = swept or len(points.get(impl, [])) > 1
+                    dashed = dashed or (len(points.get(impl, [])) == 1 and at_one is not None)
+            unit = next(iter(next(iter(by_size.values())).by_impl.values()))["unit"]
             title = f"{pair.scalar} → {pair.batch}" + (f"\n{params_text(match)}" if match else "")
             panels.append(plots.Panel(title, "items per call (1 = the scalar call)", f"{unit}, median (q1–q3)",
                                       series))
     if not panels:
         return []
     name = f"{family}-batch"
-    caption = (f"Cost per item against batch size: the scalar call plotted at 1, the batch call at the sizes "
-               f"results.json holds ({_size_text(sizes)}). These are the only sizes measured: the dashed line "
-               f"joins them and is no measurement in between, so where exactly a tier's fixed cost per call "
-               f"stops mattering lies somewhere along it. Error bars: q1–q3.")
+    caption = (f"Cost per item against batch size, at the sizes results.json holds ({_size_text(sizes)}); the "
+               f"scalar call, one item a call on the same configuration, at 1.")
+    if swept:
+        caption += (f" Solid lines: the batch call measured at several sizes (the *_sweep cases: our tiers, pure up "
+                    f"to {SPEC_SWEEP_MAX:,} items a call) beside the scalar call's hollow diamond; only the points "
+                    f"are measured, not the lines between them.")
+    if dashed:
+        caption += (" Dashed lines join the scalar call to a batch call measured at one size only, and are no "
+                    "measurement in between: where a tier's fixed cost per call stops mattering lies somewhere "
+                    "along them.")
+    caption += " Error bars: q1–q3."
     return [Plot(name, caption, plots.lines(name, f"{family}: cost per item against batch size", panels))]
 
 
 def _sort_key(value) -> tuple:
     return (0, value, "") if isinstance(value, (int, float)) else (1, 0, str(value))
+
+
+def _curve_series(curve: Curve, xs: list, params: dict) -> plots.Series:
+    """`curve` from the first swept value to the last, smooth on a log axis."""
+    low, high = min(xs), max(xs)
+    steps = 48
+    grid = [low * (high / low) ** (k / steps) for k in range(steps + 1)] if low > 0 else list(xs)
+    return plots.Series(curve.label, grid, [curve.y(x, params) for x in grid], "#000000", marker="none",
+                        linestyle=":")
 
 
 def sweeps(family: str, rows: list[Row], order: list[str], palette: dict) -> list[Plot]:
@@ -263,10 +323,11 @@ def sweeps(family: str, rows: list[Row], order: list[str], palette: dict) -> lis
         single = len(xs) <= 1  # then a category axis: one point per implementation
         # parameters other than x that differ between rows make series of their own
         split = [k for r in chosen for k in r.params if k != x and len(values_of(k)) > 1]
-        panels = []
+        panels, drawn = [], []
         for metric in sweep.metrics:
+            here = [r for r in chosen if r.metric == metric]
             points: dict[tuple[str, str], list[tuple[float, float]]] = {}
-            for r in (r for r in chosen if r.metric == metric):
+            for r in here:
                 rest = params_text({k: v for k, v in r.params.items() if k in split})
                 for impl, rec in r.by_impl.items():
                     points.setdefault((impl, rest), []).append((0 if single else r.params[x], rec["value"]))
@@ -278,19 +339,33 @@ def sweeps(family: str, rows: list[Row], order: list[str], palette: dict) -> lis
                         series.append(plots.Series(f"{impl} {rest}".strip(), [p[0] for p in pts],
                                                    [p[1] for p in pts], palette[impl],
                                                    marker=plots.MARKERS[k % len(plots.MARKERS)]))
-            panels.append(plots.Panel(metric, x or "", "", series, log_x=True, log_y=False,
-                                      hlines=_target_lines(family, sweep.case, metric),
+            hlines = _target_lines(family, sweep.case, metric)
+            drawn += [label for _, label in hlines]
+            if not single and here:
+                for curve in (c for c in sweep.curves if c.metric == metric):
+                    line = _curve_series(curve, xs, here[0].params)
+                    if len(set(line.ys)) == 1:  # a constant: a labelled horizontal line
+                        hlines.append((line.ys[0], curve.label))
+                    else:
+                        series.append(line)
+                    drawn.append(curve.label)
+            panels.append(plots.Panel(metric, x or "", "", series, log_x=True, log_y=False, hlines=hlines,
                                       xticklabels=[f"{x}={v}" for v in xs] if single else None))
         first = sweep.prefer[0]
         note = ""
         if first not in varying:
             held = ", ".join(map(str, values_of(first))) or "none"
             note = f" results.json holds one value of {first} ({held}): no sweep over {first} was measured"
-            note += (f"; the figures are plotted against {x}, which it does vary." if not single
-                     else f", nor over {', '.join(sweep.prefer[1:])}: one point per implementation.")
-        caption = (f"{sweep.case}: {', '.join(sweep.metrics)} against {x} ({', '.join(map(str, xs))}), every "
-                   f"implementation (the tiers share one placement rule, so their points coincide); dotted lines "
-                   f"are the issue's targets.{note}")
+            others = list(sweep.prefer[1:])
+            if not single:
+                note += f"; the figures are plotted against {x}, which it does vary."
+            elif others:
+                note += f", nor over {', '.join(others)}: one point per implementation."
+            else:
+                note += "; one point per implementation."
+        lines = f" Dotted: {'; '.join(dict.fromkeys(drawn))}." if drawn else ""
+        caption = (f"{sweep.case}: {', '.join(sweep.metrics)} against {x} ({', '.join(map(str, xs))}), "
+                   f"{sweep.about}.{lines}{note}")
         name = f"{family}-{sweep.case}"
         out.append(Plot(name, caption, plots.lines(name, f"{family}: {sweep.case} against {x}", panels, columns=2)))
     return out

@@ -17,7 +17,8 @@ from impls import registry
 SECTIONS = registry.families() + [service_report.FAMILY]
 #: The plots a full run's results.json gives each section (bench.report.sections).
 PLOTS = {
-    "hashring": ["vs-pure", "vs-peer", "batch", "balance", "moved", "memory", "startup"],
+    "hashring": ["vs-pure", "vs-peer", "batch", "balance", "moved", "balance_vnodes", "moved_vnodes", "memory",
+                 "startup"],
     "ratelimit": ["vs-pure", "vs-peer", "batch", "memory", "startup", "values-0"],
     "serial": ["vs-pure", "vs-peer", "batch", "memory", "startup", "values-0"],
     "workerpool": ["vs-pure", "drain", "latency", "memory", "startup"],
@@ -174,8 +175,8 @@ def test_a_real_run_renders_the_same_bytes_twice(real_results, tmp_path):
     body = section_html(html, "hashring")
     for plot in ("vs-pure", "batch", "balance"):
         assert f'id="fig-hashring-{plot}"' in body
-    # the quick run holds one vnodes and one node count: the caption says what was not swept
-    assert "no sweep over vnodes was measured" in body
+    # the quick run holds one node count: the caption says what was not swept
+    assert "no sweep over nodes was measured" in body
     for family in SECTIONS[1:]:
         assert "No figures of" in section_html(html, family)
     assert not re.search(r"https?:", html)
