@@ -22,6 +22,7 @@ from pathlib import Path
 from bench import lineup
 from bench.cases import Case, cases
 from bench.measurement import LOWER
+from bench.web import offline
 
 
 def _capture_path(directory: Path, case: str, index: int) -> Path:
@@ -54,10 +55,23 @@ def _figures(path: Path) -> tuple[int, int]:
     return reader.metadata.peak_memory, retained
 
 
+#: Beside the flamegraphs: the vendored scripts and stylesheets their pages load (bench/web/offline.py).
+FLAMEGRAPH_ASSETS = "assets"
+
+
 def _flamegraph(capture: Path, html: Path) -> None:
+    """memray's flamegraph of `capture` at `html`, made to open offline.
+
+    memray's page loads Bootstrap, jQuery, lodash, plotly, d3, d3-scale-chromatic and
+    d3-flame-graph from CDNs; offline it shows no flame graph. Its own `--no-web` inlines them
+    all, about 4.4 MB in every page (plotly alone is 3.6 MB), while a `make mem` writes one page
+    per implementation and parameter set: instead the pages share one copy of each asset in
+    `assets/` beside them, which bench.web.offline points them at (and fails if one is missing).
+    """
     html.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "memray", "flamegraph", "--force", "-o", str(html), str(capture)],
                    check=True, capture_output=True)
+    offline.make_offline([html], html.parent / FLAMEGRAPH_ASSETS)
 
 
 def measure(impl: lineup.Impl, case: Case, grid: list[dict], flamegraph_dir: Path | None = None) -> list[dict]:

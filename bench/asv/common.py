@@ -1,7 +1,22 @@
-"""What every asv suite shares: the implementation parameter and loading it or skipping."""
+"""What every asv suite shares: the implementation parameter and loading it or skipping, and the
+quick sizes of `make asv-history`."""
+
+import os
 
 from bench import lineup
 from impls import registry
+
+#: `make asv-history` measures many commits with LAB_ASV_QUICK=1: batch inputs shrink (to the
+#: harness's --quick sizes where it has them) so that a commit's run stays under 3 minutes. Those
+#: figures are recorded under an asv machine name of their own (<host>-quick, see the Makefile),
+#: so no graph mixes them with `make asv`'s full-size ones. Parameter values never change with
+#: it: they are the benchmarks' history keys.
+QUICK = os.environ.get("LAB_ASV_QUICK") == "1"
+
+
+def sized(full: int, quick: int) -> int:
+    """`full`, or `quick` in a LAB_ASV_QUICK run."""
+    return quick if QUICK else full
 
 
 def impl_param(family: str) -> list[str]:

@@ -1,11 +1,11 @@
 """asv suites for hash rings (inputs from bench.cases.hashring, implementations from the registry)."""
 
-from bench.asv.common import impl_param, load_or_skip, require
 from bench.cases.hashring import LOOKUP_KEYS, NODE_COUNTS, VNODES, key_hashes, keys, load_balance, node_names
+from .common import impl_param, load_or_skip, require, sized
 
 FAMILY = "hashring"
 IMPLS = impl_param(FAMILY)
-BATCH = 100_000  # keys per batch call: large enough for per-key figures, small enough for asv's repeats
+BATCH = sized(100_000, 10_000)  # keys per batch call: large enough for per-key figures, small enough for asv's repeats
 
 
 class RingLookup:

@@ -2,12 +2,14 @@
 registry and bench.peers). Each class asks one question in one wire format; a cell whose
 implementation does not speak that format is skipped in setup (NotImplementedError)."""
 
-from bench.asv.common import impl_or_skip, impl_param, load_or_skip, require
-from bench.cases.serial import BATCH, DISTINCT, codec, orders
+from bench.cases.serial import BATCH as FULL_BATCH
+from bench.cases.serial import DISTINCT, QUICK_BATCH, codec, orders
+from .common import impl_or_skip, impl_param, load_or_skip, require, sized
 
 FAMILY = "serial"
 IMPLS = impl_param(FAMILY)
 FORMATS = ["protobuf", "msgpack", "json"]
+BATCH = sized(FULL_BATCH, QUICK_BATCH)  # orders in a batch message
 
 
 def _codec_or_skip(impl, fmt, batch=False):

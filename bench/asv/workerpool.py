@@ -6,14 +6,16 @@ import sys
 import traceback
 
 from bench import lineup, timing
-from bench.asv.common import impl_or_skip, impl_param, require
 from bench.backends import shared_servers
-from bench.cases.workerpool import BATCH, CASES, WORK_US, payloads
+from bench.cases.workerpool import BATCH as FULL_BATCH
+from bench.cases.workerpool import CASES, QUICK_BATCH, WORK_US, payloads
 from impls import registry
 from impls.workerpool.kernel_contract import rounds_for
+from .common import impl_or_skip, impl_param, require, sized
 
 FAMILY = "workerpool"
 IMPLS = impl_param(FAMILY)
+BATCH = sized(FULL_BATCH, QUICK_BATCH)  # orders per process_batch call
 
 
 class Kernel:
@@ -38,7 +40,7 @@ class Kernel:
 DRAIN_CASE = next(case for case in CASES if case.name == "drain")
 #: Orders per drain: 20k is under a second of draining (at 20-35k msg/s here), which keeps the
 #: whole suite near 20 s on a 2-core machine.
-DRAIN_MESSAGES = 20_000
+DRAIN_MESSAGES = sized(20_000, 5_000)
 DRAIN_WORKERS = 2
 
 
