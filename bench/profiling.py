@@ -25,6 +25,7 @@ from pyinstrument import Profiler
 
 from bench.cases import family_module
 from bench.lineup import Impl
+from bench.web import offline
 
 
 def profile(impl: Impl, out_dir: Path, quick: bool = False, native: bool = True) -> Path | None:
@@ -44,7 +45,7 @@ def profile(impl: Impl, out_dir: Path, quick: bool = False, native: bool = True)
     profiler.stop()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{impl.family}-{impl.name.replace(':', '-')}.html"
-    path.write_text(profiler.output_html())
+    path.write_text(offline.without_web_fonts(profiler.output_html()))  # opens offline, fetching nothing
     if native:
         profile_native(impl, out_dir, quick)
     return path
