@@ -42,9 +42,10 @@ install: $(STAMP) ## create .venv and install the lab (builds the Cython tiers)
 test: $(STAMP) $(NUMBA_STAMP) ## run the test suite (contracts, differential tests, harness smoke run)
 	$(PY) -m pytest
 
-bench: $(STAMP) $(NUMBA_STAMP) ## full benchmark run -> reports/latest/results.json + summary.md, README table
+bench: $(STAMP) $(NUMBA_STAMP) ## full benchmark run -> reports/latest/results.json + summary.md, README table, index.html
 	$(PY) -m bench run $(FAMILY_ARGS) --out $(OUT)
 	$(PY) -m bench readme --results $(OUT)/results.json
+	$(PY) -m bench report --results $(OUT)/results.json --out $(OUT)/index.html
 
 bench-quick: $(STAMP) $(NUMBA_STAMP) ## every case at small sizes (under 2 minutes), no README update
 	$(PY) -m bench run --quick $(FAMILY_ARGS) --out $(OUT)
@@ -52,11 +53,45 @@ bench-quick: $(STAMP) $(NUMBA_STAMP) ## every case at small sizes (under 2 minut
 bench-pytest: $(STAMP) $(NUMBA_STAMP) $(NUMBA_STAMP) ## pytest-benchmark suite under bench/pybench, grouped by case
 	$(PY) -m pytest bench/pybench -p no:cacheprovider --benchmark-group-by=group --benchmark-columns=median,iqr,ops,rounds
 
-asv: $(STAMP) $(NUMBA_STAMP) ## asv suites for the current commit -> reports/asv/html/index.html
+# asv: `make asv` measures the working tree in .venv at asv's full settings; `make asv-history`
+# measures the last N commits of main, each built and installed in its own virtualenv under
+# .asv/env, at quick settings (one round of at most 3 samples a cell, LAB_ASV_QUICK's smaller
+# batches: under 3 minutes a commit) and under the machine name <host>-quick, so that no graph
+# mixes the two. Both publish reports/asv/html, its CDN scripts pointed at bench/web/vendor's
+# copies: the site opens offline, served on 127.0.0.1 by `make asv-preview` (its pages load JSON,
+# which browsers refuse over file://).
+N ?= 20
+ASV_HTML := reports/asv/html
+ASV_PORT ?= 8080
+ASV_QUICK_MACHINE := $(shell hostname)-quick
+ASV_QUICK_ATTRS := -a rounds=1 -a repeat=1,3,0.5 -a warmup_time=0.02
+# Most commits leave native/ alone: with ccache installed (apt-get install ccache) their Cython
+# tiers compile from its cache, ~8 s instead of ~40 s of a commit's build.
+ASV_CC := $(if $(shell command -v ccache),CC="ccache $(CC)",)
+
+.PHONY: asv-history asv-preview
+
+asv: $(STAMP) $(NUMBA_STAMP) ## asv suites for the current commit -> reports/asv/html (offline; make asv-preview)
 	$(PY) -m asv machine --yes >/dev/null
-	$(PY) -m asv run --python=same --set-commit-hash=$$(git rev-parse HEAD) --show-stderr
+	LAB_ASV_QUICK= $(PY) -m asv run --python=same --set-commit-hash=$$(git rev-parse HEAD) --show-stderr
 	$(PY) -m asv publish
-	@echo "open reports/asv/html/index.html"
+	$(PY) -m bench.web.offline $(ASV_HTML)
+
+asv-history: $(STAMP) ## asv over the last N=20 commits of main, measured ones skipped (<3 min a commit) -> reports/asv/html
+	mkdir -p .asv && git rev-list --first-parent --max-count=$(N) main > .asv/history-commits
+	$(PY) -m asv machine --yes --machine $(ASV_QUICK_MACHINE) >/dev/null
+	@# A commit that does not build, or a benchmark its code cannot run, is reported and left out
+	@# of the graphs; the rest of the history is published all the same.
+	LAB_ASV_QUICK=1 $(ASV_CC) $(PY) -m asv run HASHFILE:.asv/history-commits --machine $(ASV_QUICK_MACHINE) \
+		--skip-existing-commits $(ASV_QUICK_ATTRS) --show-stderr \
+		|| echo "asv-history: some commits or benchmarks failed (above); publishing what was measured"
+	$(PY) -m asv publish
+	$(PY) -m bench.web.offline $(ASV_HTML)
+
+asv-preview: $(STAMP) ## serve reports/asv/html on http://127.0.0.1:8080/ (ASV_PORT=n) until Ctrl-C
+	$(PY) -m bench.web.offline $(ASV_HTML)
+	@echo "asv site: http://127.0.0.1:$(ASV_PORT)/"
+	$(PY) -m http.server --bind 127.0.0.1 --directory $(ASV_HTML) $(ASV_PORT)
 
 profile: $(STAMP) $(NUMBA_STAMP) ## pyinstrument HTML per tier -> reports/latest/profiles/ (FAMILY=...)
 	$(PY) -m bench profile $(FAMILY_ARGS) --out $(OUT)
@@ -72,6 +107,30 @@ load-ui: $(STAMP) $(NUMBA_STAMP) ## the gateway and Locust's web UI on http://12
 
 readme: $(STAMP) ## regenerate README's results table from reports/latest/results.json
 	$(PY) -m bench readme --results $(OUT)/results.json
+
+.PHONY: report compare
+
+report: $(STAMP) ## the HTML report (tables, plots, links; offline) -> reports/latest/index.html
+	$(PY) -m bench report --results $(OUT)/results.json --out $(OUT)/index.html
+
+compare: $(STAMP) ## B/A per figure, beyond-noise marked (A=dir B=dir) -> printed + reports/compare.md
+	$(if $(and $(A),$(B)),,$(error usage: make compare A=<folder or results.json> B=<folder or results.json>))
+	$(PY) -m bench compare $(A) $(B) --out reports/compare.md
+
+# The performance gate (bench/gate, README "The performance gate"): instructions per call of
+# each family's main case in every tier, counted by callgrind, against bench/gate/baseline.json;
+# exit 1 when a cell is 1.05x or more, 2 when it cannot compare (other tools, no baseline). Wall
+# time base-vs-head is reported beside the verdict, never blocking.
+.PHONY: gate gate-accept gate-selftest
+
+gate: $(STAMP) $(NUMBA_STAMP) ## any hot path slower than its accepted baseline? (callgrind, ~5 min) -> reports/latest/gate/
+	$(PY) -m bench.gate check --out $(OUT)/gate
+
+gate-accept: $(STAMP) $(NUMBA_STAMP) ## count every gated cell into bench/gate/baseline.json (say why in the commit)
+	$(PY) -m bench.gate accept
+
+gate-selftest: $(STAMP) ## 1.1x and 2x slowdowns injected in a copy of the tree: the gate must catch them
+	$(PY) -m bench.gate selftest
 
 clean: ## remove .venv, build products and generated reports
 	rm -rf $(VENV) build *.egg-info .asv .hypothesis .pytest_cache .benchmarks
