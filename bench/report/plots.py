@@ -134,15 +134,24 @@ class Panel:
     xticklabels: list[str] | None = None
 
 
+def _panel_grid(title: str, count: int, columns: int, height: float):
+    """(figure, its `count` axes): small multiples `columns` to a row under one title; the grid's
+    unused cells are hidden. Called inside `style()`."""
+    columns = max(1, min(columns, count))
+    rows = math.ceil(count / columns)
+    fig = new_figure(WIDTH, 0.4 + rows * height)
+    fig.suptitle(title, x=0.01, ha="left", fontsize=9)
+    axes = list(fig.subplots(rows, columns, squeeze=False).flat)
+    for ax in axes[count:]:
+        ax.set_visible(False)
+    return fig, axes[:count]
+
+
 def lines(name: str, title: str, panels: list[Panel], columns: int = 3, height: float = 2.6) -> str:
     """Small multiples: one axes per panel, `columns` to a row, one legend for them all."""
-    columns = max(1, min(columns, len(panels)))
-    rows = math.ceil(len(panels) / columns)
     with style():
-        fig = new_figure(WIDTH, 0.4 + rows * height)
-        fig.suptitle(title, x=0.01, ha="left", fontsize=9)
-        axes = fig.subplots(rows, columns, squeeze=False)
-        for ax, panel in zip(axes.flat, panels):
+        fig, axes = _panel_grid(title, len(panels), columns, height)
+        for ax, panel in zip(axes, panels):
             for s in panel.series:
                 line = s.linestyle if s.linestyle is not None else "--" if s.dashed else "-"
                 style_kw = {"linestyle": line, "linewidth": 1.0, "marker": s.marker, "markersize": 4,
@@ -170,9 +179,7 @@ def lines(name: str, title: str, panels: list[Panel], columns: int = 3, height: 
             ax.set_title(panel.title, loc="left")
             ax.set_xlabel(panel.xlabel)
             ax.set_ylabel(panel.ylabel)
-        for ax in list(axes.flat)[len(panels):]:
-            ax.set_visible(False)
-        _legend(fig, axes.flat)
+        _legend(fig, axes)
         return to_svg(fig, name, title)
 
 
@@ -200,13 +207,9 @@ class BarPanel:
 def vbars(name: str, title: str, panels: list[BarPanel], columns: int = 2, height: float = 3.0,
           flag_note: str = "") -> str:
     """Grouped bars per panel; `flag_note` explains the hatched bars in the legend."""
-    columns = max(1, min(columns, len(panels)))
-    rows = math.ceil(len(panels) / columns)
     with style():
-        fig = new_figure(WIDTH, 0.4 + rows * height)
-        fig.suptitle(title, x=0.01, ha="left", fontsize=9)
-        axes = fig.subplots(rows, columns, squeeze=False)
-        for ax, panel in zip(axes.flat, panels):
+        fig, axes = _panel_grid(title, len(panels), columns, height)
+        for ax, panel in zip(axes, panels):
             width = 0.8 / max(1, len(panel.series))
             for k, s in enumerate(panel.series):
                 at = [c for c, v in enumerate(s.values) if v is not None]  # the categories measured
@@ -227,9 +230,7 @@ def vbars(name: str, title: str, panels: list[BarPanel], columns: int = 2, heigh
             ax.grid(axis="x", visible=False)
             ax.set_title(panel.title, loc="left")
             ax.set_ylabel(panel.ylabel)
-        for ax in list(axes.flat)[len(panels):]:
-            ax.set_visible(False)
         flagged = flag_note and any(any(s.flagged or []) for p in panels for s in p.series)
         hatched = Patch(facecolor="white", edgecolor="black", hatch="//")
-        _legend(fig, axes.flat, [(hatched, flag_note)] if flagged else [])
+        _legend(fig, axes, [(hatched, flag_note)] if flagged else [])
         return to_svg(fig, name, title)
