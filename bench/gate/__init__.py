@@ -10,6 +10,6 @@ accepted baseline?
 - `counting`: every cell counted, side by side;
 - `baseline`: the accepted counts (baseline.json) and the tools they were counted with;
 - `verdict`: the judgement (fails at 1.05x) and its messages;
-- `wall`, `mannwhitney`: wall time base-vs-head, interleaved, tested, reported, not blocking;
+- `wall`: wall time base-vs-head, interleaved, Mann-Whitney-tested, reported, not blocking;
 - `run`: the check and accept flows; `selftest`: injected slowdowns the gate must catch.
 """
