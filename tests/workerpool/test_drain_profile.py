@@ -32,11 +32,13 @@ def test_the_drain_flamegraph_shows_the_pool_threads(tmp_path):
     impl = _preferred()
     svg = tmp_path / "drain.svg"
     try:
-        # 1000 samples/s. The drain must outweigh the child's start-up (imports, the kernel's
-        # warm-up), or the flame graph prunes the workers' frames as too narrow to draw: 3000
-        # messages were a few tenths of a second, and on a slower day under 1 % of the samples.
+        # At the command's own rate and with its native frames. The drain must outweigh the
+        # child's start-up (imports, the kernel's warm-up), or the flame graph prunes the
+        # workers' frames as too narrow to draw: 3000 messages were a few tenths of a second, and
+        # on a slower day under 1 % of the samples. (At 1000 samples/s with --native, py-spy's
+        # pauses stretched this drain to 100 s; at its default 250, 4 s.)
         with thread_profile_workload(impl, messages=20_000) as (what, command):
-            profiling.thread_profile(command, svg, rate=1000)
+            profiling.thread_profile(command, svg)
     except profiling.ThreadProfileUnavailable as exc:
         pytest.skip(f"py-spy cannot profile here: {exc}")
     text = svg.read_text()
