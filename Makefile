@@ -39,8 +39,12 @@ help: ## list the targets
 
 install: $(STAMP) ## create .venv and install the lab (builds the Cython tiers)
 
+# Two test processes (pytest-xdist), a test file each at a time: much of the suite waits -- on a
+# broker's session timeout, a killed consumer's successor, a child's start-up -- rather than
+# computing, and one file's tests share their module's servers. TEST_WORKERS=0 runs them in one.
+TEST_WORKERS ?= 2
 test: $(STAMP) $(NUMBA_STAMP) ## run the test suite (contracts, differential tests, harness smoke run)
-	$(PY) -m pytest
+	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 bench: $(STAMP) $(NUMBA_STAMP) ## full benchmark run -> reports/latest/results.json + summary.md, README table, index.html
 	$(PY) -m bench run $(FAMILY_ARGS) --out $(OUT)
