@@ -29,8 +29,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
 
-from bench.gate.cells import Key
 from scipy.stats import mannwhitneyu
+
+from bench.gate.cells import Key
 
 ALPHA = 0.05
 MIN_EFFECT = 0.05
